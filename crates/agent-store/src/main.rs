@@ -1,0 +1,257 @@
+//! The `agent-store` command line: `serve`, `migrate`, and admin commands for accounts, agents, keys
+//! and tokens. Admin commands print JSON on standard output; logs go to standard error.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use agent_store::config::{FlagOverrides, load};
+use agent_store::{bootstrap, demo, shutdown_signal, start};
+use agent_store_app::config::LogFormat;
+use agent_store_app::identity::NewAccount;
+use agent_store_app::{App, Config, Principal};
+use agent_store_core::keys::random_secret;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agent-store",
+    version,
+    about = "Agent Store: infrastructure that AI agents buy with money their humans put up."
+)]
+struct Cli {
+    /// TOML configuration file (see config.example.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite database, server secret, demo.json). Default ./data.
+    #[arg(long, global = true)]
+    data_dir: Option<String>,
+    /// Database URL: sqlite://FILE or postgres://... Default: SQLite in the data directory.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (Agent API, Account API, MCP, OpenAI-compatible router, dashboard).
+    Serve {
+        /// Address to listen on. Default 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Seed (once) a demo account, agent and key, and print how to connect.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Manage agent API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage account tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Create an account with an owner login. Without --password one is generated and printed.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "My account")]
+        name: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Create an agent in an account.
+    Create {
+        /// The account's owner email.
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Mint an agent API key (printed once).
+    Create {
+        /// The account's owner email.
+        #[arg(long)]
+        account: String,
+        /// The agent id (agt_...).
+        #[arg(long)]
+        agent: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+        /// Optional RFC 3339 expiry.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Mint an account token (printed once).
+    Create {
+        /// The account's owner email.
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let flags = FlagOverrides {
+        listen,
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+    };
+    let config = load(cli.config.as_deref(), &flags)?;
+    init_logging(config.log_format);
+    match cli.command {
+        Command::Serve { demo, .. } => serve(config, demo).await,
+        Command::Migrate => {
+            bootstrap::build_app(config).await?;
+            print_json(&json!({"migrated": true}))
+        }
+        Command::Account(cmd) => admin_account(bootstrap::build_app(config).await?, cmd).await,
+        Command::Agent(cmd) => admin_agent(bootstrap::build_app(config).await?, cmd).await,
+        Command::Key(cmd) => admin_key(bootstrap::build_app(config).await?, cmd).await,
+        Command::Token(cmd) => admin_token(bootstrap::build_app(config).await?, cmd).await,
+    }
+}
+
+async fn serve(config: Config, seed_demo: bool) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let server = start(config, Some(Box::pin(shutdown_signal()))).await?;
+    tracing::info!(addr = %server.addr, database = server.app.store().backend_name(), "agent-store listening");
+    if seed_demo {
+        let info = demo::ensure_demo(&server.app).await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", info.banner(&data_dir.join("demo.json")))?;
+    }
+    server.wait().await?;
+    tracing::info!("agent-store stopped");
+    Ok(())
+}
+
+/// The owner acting through the CLI: the machine's operator is trusted with the account.
+async fn owner(app: &App, email: &str) -> anyhow::Result<Principal> {
+    let account = app
+        .account_by_email(email)
+        .await
+        .with_context(|| format!("no account with email {email}"))?;
+    Ok(Principal::Account {
+        account_id: account.id,
+        credential_id: "cli".to_owned(),
+    })
+}
+
+async fn admin_account(app: App, cmd: AccountCommand) -> anyhow::Result<()> {
+    match cmd {
+        AccountCommand::Create {
+            email,
+            name,
+            password,
+        } => {
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(|| random_secret()[..20].to_owned());
+            let account = app
+                .create_account(NewAccount {
+                    email,
+                    name,
+                    password: password.clone(),
+                })
+                .await?;
+            let mut out = json!({"account": account});
+            if generated {
+                out["password"] = json!(password);
+            }
+            print_json(&out)
+        }
+    }
+}
+
+async fn admin_agent(app: App, cmd: AgentCommand) -> anyhow::Result<()> {
+    match cmd {
+        AgentCommand::Create { account, name } => {
+            let principal = owner(&app, &account).await?;
+            print_json(&json!({"agent": app.create_agent(&principal, &name).await?}))
+        }
+    }
+}
+
+async fn admin_key(app: App, cmd: KeyCommand) -> anyhow::Result<()> {
+    match cmd {
+        KeyCommand::Create {
+            account,
+            agent,
+            label,
+            expires_at,
+        } => {
+            let principal = owner(&app, &account).await?;
+            let key = app
+                .create_agent_key(&principal, &agent, &label, expires_at.as_deref())
+                .await?;
+            print_json(&json!({"apiKey": key}))
+        }
+    }
+}
+
+async fn admin_token(app: App, cmd: TokenCommand) -> anyhow::Result<()> {
+    match cmd {
+        TokenCommand::Create {
+            account,
+            label,
+            expires_at,
+        } => {
+            let principal = owner(&app, &account).await?;
+            let token = app
+                .mint_account_token(principal.account_id(), &label, expires_at.as_deref())
+                .await?;
+            print_json(&json!({"accountToken": token}))
+        }
+    }
+}

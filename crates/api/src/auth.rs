@@ -1,0 +1,91 @@
+//! Authentication and per-credential rate limiting. A middleware resolves the bearer credential into a
+//! [`Principal`] (inserted into request extensions) or answers 401 with `WWW-Authenticate`; then the
+//! credential's token bucket is charged, answering 429 with `Retry-After` when empty.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use agent_store_app::identity::Audience;
+use agent_store_app::{App, Principal};
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{Quota, RateLimiter};
+
+use crate::error::ApiError;
+
+type KeyedLimiter =
+    RateLimiter<String, governor::state::keyed::DefaultKeyedStateStore<String>, DefaultClock>;
+
+/// Token buckets keyed by credential id (per node; limits that guard money live in the database).
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    limiter: Arc<KeyedLimiter>,
+}
+
+impl RateLimits {
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(per_second);
+        Self {
+            limiter: Arc::new(RateLimiter::keyed(
+                Quota::per_second(per_second).allow_burst(burst),
+            )),
+        }
+    }
+
+    /// Charge one request to `key`; `Err(seconds)` to wait when the bucket is empty.
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+            })
+    }
+
+    /// Forget idle buckets (called periodically so memory stays bounded).
+    pub fn shrink(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+/// State the auth middleware needs.
+#[derive(Debug, Clone)]
+pub struct AuthState {
+    pub app: App,
+    pub limits: RateLimits,
+    pub audience: Audience,
+}
+
+/// The bearer token of a request, if it has a well-formed `Authorization: Bearer ...` header.
+pub fn bearer_token(request: &Request) -> Option<&str> {
+    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+pub async fn require_credential(
+    State(state): State<AuthState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let principal = match bearer_token(&request) {
+        Some(token) => state.app.authenticate(token, state.audience).await,
+        None => Err(agent_store_app::AppError::Unauthenticated),
+    };
+    let principal: Principal = match principal {
+        Ok(p) => p,
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    if let Err(seconds) = state.limits.check(principal.rate_limit_key()) {
+        return ApiError::rate_limited(seconds).into_response();
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}

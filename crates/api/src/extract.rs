@@ -1,0 +1,100 @@
+//! Extractors that parse at the edge and turn every malformed input into a `validation_failed` error
+//! naming the field (or `payload_too_large` past the body limit), never a 500 or a plain-text rejection.
+
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The body limit of SPEC section 2.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON body deserialized into `T` (whose serde attributes refuse unknown fields).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(content_type) = request.headers().get(axum::http::header::CONTENT_TYPE) {
+            let ct = content_type
+                .to_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if !(ct.starts_with("application/json") || ct.contains("+json")) {
+                return Err(ApiError::invalid(
+                    "body",
+                    "Content-Type must be application/json",
+                ));
+            }
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::payload_too_large()
+                } else {
+                    ApiError::invalid("body", "could not be read")
+                }
+            })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Deserialize JSON, naming the offending field on failure.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut deserializer);
+    let value = result.map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::invalid("body", format!("is not valid JSON ({message})"));
+        }
+        // serde reports an unknown key at its parent; name the key itself.
+        if let Some(rest) = message.strip_prefix("unknown field `")
+            && let Some((name, _)) = rest.split_once('`')
+        {
+            let field = if path == "." {
+                name.to_owned()
+            } else {
+                format!("{path}.{name}")
+            };
+            return ApiError::invalid(&field, "is not a known field");
+        }
+        let field = if path == "." { "body".to_owned() } else { path };
+        // Drop serde's " at line 1 column 9" suffix: the field path says where.
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        ApiError::invalid(&field, message)
+    })?;
+    deserializer
+        .end()
+        .map_err(|_| ApiError::invalid("body", "has trailing characters after the JSON value"))?;
+    Ok(value)
+}
+
+/// Query parameters deserialized into `T`, with errors naming the parameter.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| QueryParams(v))
+            .map_err(|rejection| ApiError::invalid("query", rejection.body_text()))
+    }
+}

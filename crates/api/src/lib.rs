@@ -1,0 +1,130 @@
+//! HTTP transport of Agent Store. [`router`] builds the whole axum application (Agent API, Account API,
+//! operational routes, `/openapi.json`); [`serve`] runs it on a listener until shutdown. The binary and
+//! the integration tests both go through [`serve`], so tests exercise exactly what ships.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod request_id;
+pub mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_store_app::App;
+use agent_store_app::identity::Audience;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Router, middleware};
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::{AuthState, RateLimits};
+use crate::error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Agent Store API",
+        description = "Agent API (/v1/agent, agent API key) and Account API (/v1/account, account token)."
+    ),
+    components(schemas(error::ErrorResponse))
+)]
+struct ApiDoc;
+
+/// Build the application router.
+pub fn router(app: App) -> Router {
+    let limits = RateLimits::new(
+        app.config().limits.rate_limit_per_second,
+        app.config().limits.rate_limit_burst,
+    );
+    spawn_limiter_cleanup(limits.clone());
+    let auth = |audience| AuthState {
+        app: app.clone(),
+        limits: limits.clone(),
+        audience,
+    };
+    let agent = routes::agent::router().layer(middleware::from_fn_with_state(
+        auth(Audience::Agent),
+        auth::require_credential,
+    ));
+    let account = routes::account::router().layer(middleware::from_fn_with_state(
+        auth(Audience::Account),
+        auth::require_credential,
+    ));
+    let account_root = OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(routes::account::get_account))
+        .layer(middleware::from_fn_with_state(
+            auth(Audience::Account),
+            auth::require_credential,
+        ));
+
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/v1/agent", agent)
+        .nest("/v1/account", account)
+        .merge(account_root)
+        .split_for_parts();
+    if let Some(components) = openapi.components.as_mut() {
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("ask_live_... / acct_live_...")
+                    .build(),
+            ),
+        );
+    }
+    let openapi_json: Arc<str> = openapi.to_json().unwrap_or_default().into();
+
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(routes::system::healthz))
+        .route("/readyz", get(routes::system::readyz))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let body = openapi_json.clone();
+                async move { ([(CONTENT_TYPE, "application/json")], body.to_string()) }
+            }),
+        )
+        .fallback(|| async { ApiError::route_not_found().into_response() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
+        .with_state(app)
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(request_id::middleware))
+        .layer(SetSensitiveHeadersLayer::new([
+            AUTHORIZATION,
+            COOKIE,
+            SET_COOKIE,
+        ]))
+}
+
+/// Forget idle rate-limit buckets once a minute so memory stays bounded by active credentials.
+fn spawn_limiter_cleanup(limits: RateLimits) {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limits.shrink();
+            }
+        });
+    }
+}
+
+/// Serve `app` on `listener` until `shutdown` resolves; in-flight requests are allowed to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

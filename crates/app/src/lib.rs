@@ -1,0 +1,77 @@
+//! Use cases of Agent Store. Every transport (REST, MCP, dashboard, CLI) calls these functions with an
+//! authenticated [`Principal`]; business rules, scoping and validation of meaning live here once.
+
+pub mod catalog;
+pub mod config;
+mod error;
+pub mod identity;
+pub mod pagination;
+pub mod principal;
+pub mod quotes;
+pub mod views;
+
+use std::sync::Arc;
+
+use agent_store_core::catalog::Catalog;
+use agent_store_core::keys::Pepper;
+use agent_store_providers::Providers;
+use agent_store_store::Store;
+
+pub use config::Config;
+pub use error::{AppError, AppResult};
+pub use principal::Principal;
+
+/// The application: shared, cheap to clone, safe to use from many tasks.
+#[derive(Clone, Debug)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    catalog: Catalog,
+    providers: Providers,
+    pepper: Pepper,
+    config: Config,
+}
+
+impl App {
+    pub fn new(
+        store: Store,
+        catalog: Catalog,
+        providers: Providers,
+        pepper: Pepper,
+        config: Config,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                catalog,
+                providers,
+                pepper,
+                config,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    pub fn providers(&self) -> &Providers {
+        &self.inner.providers
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn pepper(&self) -> &Pepper {
+        &self.inner.pepper
+    }
+}

@@ -1,0 +1,95 @@
+//! Quotes: validate a configuration against the catalog item, price it, check domain availability, and
+//! keep the result open for a configured time. A quote belongs to the actor that created it.
+
+use agent_store_core::ids::{IdKind, new_id};
+use agent_store_core::money::CURRENCY;
+use agent_store_core::time::{SECOND_MS, now_ms};
+use agent_store_providers::DomainAvailability;
+use agent_store_store::quotes::{self, Quote};
+use serde_json::{Value, json};
+
+use crate::views::QuoteView;
+use crate::{App, AppError, AppResult, Principal};
+
+/// A quote request, parsed at the edge (unknown top-level fields already refused).
+#[derive(Debug, Clone)]
+pub struct QuoteRequest {
+    pub catalog_item_id: String,
+    pub quantity: i64,
+    pub configuration: Option<Value>,
+}
+
+impl App {
+    /// Price a configuration and store it as an open quote of `principal`.
+    pub async fn create_quote(
+        &self,
+        principal: &Principal,
+        request: &QuoteRequest,
+    ) -> AppResult<QuoteView> {
+        let item = self
+            .catalog()
+            .item(&request.catalog_item_id)
+            .ok_or_else(|| {
+                AppError::invalid_field("catalogItemId", "is not an item of the catalog")
+            })?;
+        let priced = self
+            .catalog()
+            .price(item, request.quantity, request.configuration.as_ref())
+            .map_err(AppError::validation)?;
+        if let Some(domain) = &priced.domain_name {
+            let availability = self
+                .providers()
+                .registrar
+                .check_availability(domain)
+                .await
+                .map_err(|e| AppError::ProviderError(e.to_string()))?;
+            if availability == DomainAvailability::Unavailable {
+                return Err(AppError::DomainUnavailable(domain.clone()));
+            }
+        }
+        let now = now_ms();
+        let ttl_ms = i64::try_from(self.config().quotes.ttl_seconds)
+            .unwrap_or(i64::MAX / 2)
+            .saturating_mul(SECOND_MS);
+        let lines: Vec<Value> = priced
+            .lines
+            .iter()
+            .map(|l| json!({"description": l.description, "amountMinor": l.amount_minor}))
+            .collect();
+        let quote = Quote {
+            id: new_id(IdKind::Quote),
+            account_id: principal.account_id().to_owned(),
+            agent_id: principal.agent_id().map(str::to_owned),
+            catalog_item_id: item.id.clone(),
+            quantity: request.quantity,
+            unit_price_minor: priced.unit_price_minor,
+            total_price_minor: priced.total_price_minor,
+            currency: CURRENCY.to_owned(),
+            display_name: priced.display_name.clone(),
+            configuration: priced.configuration.to_string(),
+            quote_details: json!({ "lines": lines }).to_string(),
+            capabilities: serde_json::to_string(&priced.management_capabilities)
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+            domain_name: priced.domain_name.clone(),
+            status: "open".to_owned(),
+            expires_at: now.saturating_add(ttl_ms),
+            created_at: now,
+            used_at: None,
+        };
+        quotes::insert(self.store().pool(), &quote).await?;
+        Ok(QuoteView::new(quote, now))
+    }
+
+    /// A quote of the acting agent (or any quote of the account, for the account itself).
+    pub async fn get_quote(&self, principal: &Principal, quote_id: &str) -> AppResult<QuoteView> {
+        let quote = quotes::get(
+            self.store().pool(),
+            principal.account_id(),
+            principal.agent_id(),
+            quote_id,
+        )
+        .await?
+        .ok_or(AppError::NotFound("quote"))?;
+        Ok(QuoteView::new(quote, now_ms()))
+    }
+}

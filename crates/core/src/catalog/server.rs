@@ -1,0 +1,128 @@
+//! Virtual server items (`serviceType` `server`): a monthly price charged for the whole billing term up
+//! front, plus an optional backups surcharge as a percentage of that.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::config::{FieldSpec, Rule};
+use super::offer::{
+    Priced, check_price, check_slugs, get_i64, get_str, line, mul, percent_of, plural,
+};
+
+/// Longest billing term an operator may offer, in months.
+const MAX_TERM_MONTHS: i64 = 36;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ServerParams {
+    pub price_per_month_minor: i64,
+    /// Backups surcharge as a percentage of the base price.
+    pub backups_percent: i64,
+    pub regions: Vec<String>,
+    pub images: Vec<String>,
+    pub billing_terms_months: Vec<i64>,
+}
+
+impl ServerParams {
+    pub fn check(&self, at: &str, problems: &mut Vec<String>) {
+        check_price(
+            problems,
+            at,
+            "pricePerMonthMinor",
+            self.price_per_month_minor,
+        );
+        if !(0..=100).contains(&self.backups_percent) {
+            problems.push(format!(
+                "{at}.backupsPercent: must be between 0 and 100, got {}",
+                self.backups_percent
+            ));
+        }
+        check_slugs(problems, at, "regions", &self.regions);
+        check_slugs(problems, at, "images", &self.images);
+        if self.billing_terms_months.is_empty() {
+            problems.push(format!("{at}.billingTermsMonths: must not be empty"));
+        }
+        for (i, term) in self.billing_terms_months.iter().enumerate() {
+            if !(1..=MAX_TERM_MONTHS).contains(term)
+                || self.billing_terms_months[..i].contains(term)
+            {
+                problems.push(format!(
+                    "{at}.billingTermsMonths[{i}]: {term} must be a distinct number of months from 1 to {MAX_TERM_MONTHS}"
+                ));
+            }
+        }
+    }
+
+    pub fn fields(&self) -> Vec<FieldSpec> {
+        vec![
+            FieldSpec::required(
+                "hostname",
+                Rule::Hostname,
+                "Server hostname: one RFC 1123 label (letters, digits, hyphens; 1-63 characters). Normalized to lowercase.",
+            ),
+            FieldSpec::required(
+                "region",
+                Rule::OneOf(self.regions.clone()),
+                "Data center region.",
+            ),
+            FieldSpec::required(
+                "image",
+                Rule::OneOf(self.images.clone()),
+                "Operating system image to install.",
+            ),
+            FieldSpec::required(
+                "billingTermMonths",
+                Rule::IntegerOneOf(self.billing_terms_months.clone()),
+                "Billing term in months; the whole term is charged at purchase.",
+            ),
+            FieldSpec::optional(
+                "backupsEnabled",
+                Rule::Boolean,
+                json!(false),
+                format!(
+                    "Daily backups, adding {}% to the price.",
+                    self.backups_percent
+                ),
+            ),
+        ]
+    }
+
+    pub fn price(&self, item_name: &str, config: &Map<String, Value>) -> Option<Priced> {
+        let region = get_str(config, "region")?;
+        let months = get_i64(config, "billingTermMonths")?;
+        let backups = config.get("backupsEnabled").and_then(Value::as_bool)?;
+        let period = plural(months, "month");
+        let base = mul(self.price_per_month_minor, months)?;
+        let mut lines = vec![line(format!("{item_name} x {period}"), base)];
+        let mut display = format!("{item_name} ({region}, {period}");
+        if backups {
+            lines.push(line("Backups", percent_of(base, self.backups_percent)?));
+            display.push_str(", backups");
+        }
+        display.push(')');
+        Some(Priced::new(lines, display))
+    }
+
+    pub fn pricing(&self) -> Value {
+        json!({
+            "description": format!("{} per month; backups add {}%", self.price_per_month_minor, self.backups_percent),
+            "currency": "usd",
+            "unit": "month",
+            "pricePerMonthMinor": self.price_per_month_minor,
+            "backupsPercent": self.backups_percent,
+            "billingTermsMonths": self.billing_terms_months,
+            "note": "the whole billing term is charged at purchase; percentages round half up to the cent",
+        })
+    }
+
+    pub fn extras(&self) -> Map<String, Value> {
+        let mut extras = Map::new();
+        extras.insert("supportedImages".to_owned(), json!(self.images));
+        extras.insert("supportedRegions".to_owned(), json!(self.regions));
+        extras.insert(
+            "supportedBillingTermsMonths".to_owned(),
+            json!(self.billing_terms_months),
+        );
+        extras
+    }
+}

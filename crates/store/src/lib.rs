@@ -1,0 +1,21 @@
+//! Persistence for Agent Store: one sqlx implementation over SQLite (default) and PostgreSQL.
+//!
+//! Every statement is portable SQL with `$n` placeholders, run through sqlx's `Any` driver. Each backend
+//! has its own migrations folder (`migrations/sqlite`, `migrations/postgres`), applied on start. Write
+//! transactions on SQLite start with `BEGIN IMMEDIATE` so concurrent writers queue on the database lock
+//! instead of failing on upgrade. Repository functions take any executor, so the app layer composes
+//! several of them inside one transaction.
+
+pub mod accounts;
+pub mod agents;
+pub mod credentials;
+mod db;
+mod error;
+pub mod quotes;
+
+pub use db::{Backend, Store, StoreOptions, WriteTx};
+pub use error::StoreError;
+pub use sqlx::AnyConnection;
+
+/// Result type of this crate.
+pub type StoreResult<T> = Result<T, StoreError>;
