@@ -64,6 +64,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         {
             let field = if path == "." {
                 name.to_owned()
+            } else if path.ends_with(name) {
+                path
             } else {
                 format!("{path}.{name}")
             };

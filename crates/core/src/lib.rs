@@ -7,6 +7,7 @@ pub mod fields;
 pub mod ids;
 pub mod keys;
 pub mod money;
+pub mod policy;
 pub mod time;
 
 pub use fields::{FieldError, FieldErrors};

@@ -12,6 +12,7 @@ pub mod credentials;
 mod db;
 mod error;
 pub mod quotes;
+pub mod test_support;
 
 pub use db::{Backend, Store, StoreOptions, WriteTx};
 pub use error::StoreError;

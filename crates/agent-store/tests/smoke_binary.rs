@@ -1,0 +1,236 @@
+//! Smoke test of the compiled `agent-store` binary: admin commands, `serve` on a free port, a real
+//! request with the minted key, `serve --demo` and its demo.json, and a graceful stop on SIGTERM.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_agent-store");
+
+fn run(data_dir: &std::path::Path, args: &[&str]) -> Value {
+    let output = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Start `serve` on port 0 and read the bound address from its log line.
+fn spawn_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    // Read the log on a thread so a server that never says where it listens fails the test in
+    // bounded time instead of hanging it; the thread keeps draining so the server never blocks.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("addr=").nth(1) {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server did not report its address within 30 s");
+    (child, format!("http://{addr}"))
+}
+
+fn stop(mut child: Child) {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "graceful stop exits 0, got {status}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    panic!("server did not stop within 5 s of SIGTERM");
+}
+
+#[tokio::test]
+async fn the_binary_serves_keys_minted_by_its_own_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    assert_eq!(run(data, &["migrate"])["migrated"], true);
+    let account = run(
+        data,
+        &[
+            "account",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--password",
+            "s3cret-passw0rd",
+        ],
+    );
+    assert!(
+        account["account"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("acct_")
+    );
+    let agent = run(
+        data,
+        &[
+            "agent",
+            "create",
+            "--account",
+            "ops@example.com",
+            "--name",
+            "deployer",
+        ],
+    );
+    let agent_id = agent["agent"]["id"].as_str().unwrap().to_owned();
+    let key = run(
+        data,
+        &[
+            "key",
+            "create",
+            "--account",
+            "ops@example.com",
+            "--agent",
+            &agent_id,
+            "--label",
+            "smoke",
+        ],
+    );
+    let key = key["apiKey"]["key"].as_str().unwrap().to_owned();
+    let token = run(data, &["token", "create", "--account", "ops@example.com"]);
+    let token = token["accountToken"]["token"].as_str().unwrap().to_owned();
+
+    let (child, base) = spawn_server(data, &[]);
+    let client = reqwest::Client::new();
+    let categories: Value = client
+        .get(format!("{base}/v1/agent/catalog/categories"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(categories["categories"].as_array().unwrap().len(), 5);
+    let quote = client
+        .post(format!("{base}/v1/agent/quotes"))
+        .bearer_auth(&key)
+        .json(
+            &serde_json::json!({"catalogItemId": "cat_storage_object_001", "quantity": 1,
+            "configuration": {"region": "us-east", "storageClass": "object", "capacityGb": 250}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(quote.status(), 201);
+    assert_eq!(
+        quote.json::<Value>().await.unwrap()["quote"]["totalPriceMinor"],
+        500
+    );
+    let me = client
+        .get(format!("{base}/v1/account"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    stop(child);
+}
+
+#[tokio::test]
+async fn serve_demo_seeds_once_and_reuses_its_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let (child, base) = spawn_server(data, &["--demo"]);
+    // demo.json is written right after the listener is up.
+    let path = data.join("demo.json");
+    for _ in 0..100 {
+        if path.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let demo: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    for field in [
+        "apiBaseUrl",
+        "mcpUrl",
+        "openaiBaseUrl",
+        "dashboardUrl",
+        "agentId",
+        "agentApiKey",
+        "accountToken",
+        "email",
+        "password",
+    ] {
+        assert!(
+            demo[field].as_str().is_some_and(|v| !v.is_empty()),
+            "demo.json lacks {field}"
+        );
+    }
+    assert_eq!(demo["apiBaseUrl"], format!("{base}/v1/agent"));
+    let key = demo["agentApiKey"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let reply = client
+        .get(format!("{base}/v1/agent/catalog/categories"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    stop(child);
+
+    let (child, base) = spawn_server(data, &["--demo"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let again: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        again["agentApiKey"], demo["agentApiKey"],
+        "later starts reuse the seeded credentials"
+    );
+    let reply = client
+        .get(format!("{base}/v1/agent/catalog/categories"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    stop(child);
+}
