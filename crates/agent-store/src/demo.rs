@@ -11,6 +11,8 @@ use crate::bootstrap::write_private_file;
 
 pub const DEMO_EMAIL: &str = "demo@agent-store.local";
 const DEMO_FILE: &str = "demo.json";
+/// The demo wallet starts with 100 USD.
+pub const DEMO_FUNDING_MINOR: i64 = 10_000;
 
 /// What `demo.json` holds: everything needed to connect.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +73,13 @@ pub async fn ensure_demo(app: &App) -> anyhow::Result<DemoInfo> {
         .create_agent_key(&owner, &agent.id, "demo", None)
         .await
         .context("cannot mint the demo agent key")?;
+    let keyed = agent_store_app::idempotency::Keyed {
+        key: "demo-seed-funding".to_owned(),
+        request_hash: "demo-seed-funding".to_owned(),
+    };
+    app.fund_wallet(&owner, DEMO_FUNDING_MINOR, &keyed)
+        .await
+        .context("cannot fund the demo wallet")?;
     let mut info = DemoInfo {
         api_base_url: String::new(),
         mcp_url: String::new(),

@@ -20,6 +20,8 @@ pub struct RunningServer {
     pub app: App,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    worker_stop: tokio::sync::watch::Sender<bool>,
+    worker: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -34,13 +36,21 @@ impl RunningServer {
             let _ = tx.send(());
         }
         (&mut self.task).await.context("server task failed")??;
+        self.stop_worker().await;
         self.app.store().close().await;
         Ok(())
+    }
+
+    /// Let the worker finish its current job, then stop it.
+    async fn stop_worker(&mut self) {
+        let _ = self.worker_stop.send(true);
+        let _ = (&mut self.worker).await;
     }
 
     /// Wait until the server ends (after `shutdown_signal` fires).
     pub async fn wait(mut self) -> anyhow::Result<()> {
         (&mut self.task).await.context("server task failed")??;
+        self.stop_worker().await;
         self.app.store().close().await;
         Ok(())
     }
@@ -74,11 +84,15 @@ pub async fn start(
         }
     };
     let task = tokio::spawn(agent_store_api::serve(listener, app.clone(), shutdown));
+    let (worker_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(app.clone().run_worker(stop_rx));
     Ok(RunningServer {
         addr,
         app,
         shutdown: Some(tx),
         task,
+        worker_stop,
+        worker,
     })
 }
 

@@ -59,6 +59,25 @@ enum Command {
     /// Manage account tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Wallet operations.
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WalletCommand {
+    /// Fund an account's wallet through the configured payment provider (the sandbox credits at once).
+    Fund {
+        /// The account's owner email.
+        #[arg(long)]
+        account: String,
+        /// Dollars, up to 2 decimal places (e.g. 100 or 12.50).
+        #[arg(long)]
+        amount_usd: String,
+        /// Idempotency key; retrying with the same key funds once. Default: a new key.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +182,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Agent(cmd) => admin_agent(bootstrap::build_app(config).await?, cmd).await,
         Command::Key(cmd) => admin_key(bootstrap::build_app(config).await?, cmd).await,
         Command::Token(cmd) => admin_token(bootstrap::build_app(config).await?, cmd).await,
+        Command::Wallet(cmd) => admin_wallet(bootstrap::build_app(config).await?, cmd).await,
     }
 }
 
@@ -255,6 +275,33 @@ async fn admin_token(app: App, cmd: TokenCommand) -> anyhow::Result<()> {
                 .mint_account_token(principal.account_id(), &label, expires_at.as_deref())
                 .await?;
             print_json(&json!({"accountToken": token}))
+        }
+    }
+}
+
+async fn admin_wallet(app: App, cmd: WalletCommand) -> anyhow::Result<()> {
+    match cmd {
+        WalletCommand::Fund {
+            account,
+            amount_usd,
+            idempotency_key,
+        } => {
+            let principal = owner(&app, &account).await?;
+            let amount_minor = agent_store_core::money::decimal_str_to_minor(&amount_usd)
+                .map_err(|e| anyhow::anyhow!("--amount-usd {e}"))?;
+            let key = idempotency_key.unwrap_or_else(|| {
+                agent_store_core::ids::new_id(agent_store_core::ids::IdKind::Event)
+            });
+            let keyed = agent_store_app::idempotency::keyed_request(
+                Some(&key),
+                None,
+                "POST",
+                "/v1/account/wallet/fundings",
+                &json!({"amountMinor": amount_minor}),
+            )?
+            .context("an idempotency key is required")?;
+            let response = app.fund_wallet(&principal, amount_minor, &keyed).await?;
+            print_json(&serde_json::from_str(&response.body)?)
         }
     }
 }

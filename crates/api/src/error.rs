@@ -122,12 +122,26 @@ impl From<AppError> for ApiError {
             | AppError::QuoteUsed
             | AppError::DomainUnavailable(_) => StatusCode::CONFLICT,
             AppError::ProviderError(_) => StatusCode::BAD_GATEWAY,
+            AppError::InsufficientFunds { .. } => StatusCode::PAYMENT_REQUIRED,
+            AppError::PolicyDenied { .. } | AppError::CapabilityNotAllowed(_) => {
+                StatusCode::FORBIDDEN
+            }
+            AppError::ApprovalPending => StatusCode::CONFLICT,
+            AppError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut api = Self::new(status, code, err.to_string());
         match err {
             AppError::Validation { fields, .. } => api.details = json!({ "fields": fields }),
             AppError::DomainUnavailable(domain) => api.details = json!({ "domainName": domain }),
+            AppError::InsufficientFunds {
+                available_minor,
+                required_minor,
+            } => {
+                api.details =
+                    json!({ "availableMinor": available_minor, "requiredMinor": required_minor });
+            }
+            AppError::PolicyDenied { reasons, .. } => api.details = json!({ "reasons": reasons }),
             AppError::Internal(cause) => {
                 tracing::error!(request_id = %current_request_id(), %cause, "internal error");
                 api.message = "an internal error occurred; it has been logged with this request id"

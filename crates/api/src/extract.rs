@@ -19,27 +19,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(content_type) = request.headers().get(axum::http::header::CONTENT_TYPE) {
-            let ct = content_type
-                .to_str()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            if !(ct.starts_with("application/json") || ct.contains("+json")) {
-                return Err(ApiError::invalid(
-                    "body",
-                    "Content-Type must be application/json",
-                ));
-            }
-        }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::payload_too_large()
-                } else {
-                    ApiError::invalid("body", "could not be read")
-                }
-            })?;
+        let bytes = read_body(request, state).await?;
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -99,4 +79,93 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
             .map(|Query(v)| QueryParams(v))
             .map_err(|rejection| ApiError::invalid("query", rejection.body_text()))
     }
+}
+
+/// A JSON body that may be empty (an empty body reads as `T::default()`), for action routes such as
+/// `POST /purchases/{id}/approve` whose body is optional.
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = read_body(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJsonBody)
+    }
+}
+
+/// A JSON body plus the idempotency key of the request (`Idempotency-Key` header and/or the body's
+/// `idempotencyKey`, which must agree) and the request's fingerprint.
+#[derive(Debug)]
+pub struct KeyedJson<T> {
+    pub body: T,
+    pub keyed: Option<agent_store_app::idempotency::Keyed>,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for KeyedJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let method = request.method().as_str().to_owned();
+        let path = request.uri().path().to_owned();
+        let header = match request.headers().get("idempotency-key") {
+            Some(v) => Some(
+                v.to_str()
+                    .map_err(|_| ApiError::invalid("Idempotency-Key", "must be printable ASCII"))?
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let bytes = read_body(request, state).await?;
+        let (body, raw) = if bytes.iter().all(u8::is_ascii_whitespace) {
+            (
+                T::default(),
+                serde_json::Value::Object(serde_json::Map::new()),
+            )
+        } else {
+            (
+                parse_json::<T>(&bytes)?,
+                parse_json::<serde_json::Value>(&bytes)?,
+            )
+        };
+        let body_key = raw
+            .get("idempotencyKey")
+            .and_then(serde_json::Value::as_str);
+        let keyed = agent_store_app::idempotency::keyed_request(
+            header.as_deref(),
+            body_key,
+            &method,
+            &path,
+            &raw,
+        )?;
+        Ok(Self { body, keyed })
+    }
+}
+
+async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    if let Some(content_type) = request.headers().get(axum::http::header::CONTENT_TYPE) {
+        let ct = content_type
+            .to_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !(ct.starts_with("application/json") || ct.contains("+json")) {
+            return Err(ApiError::invalid(
+                "body",
+                "Content-Type must be application/json",
+            ));
+        }
+    }
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::payload_too_large()
+            } else {
+                ApiError::invalid("body", "could not be read")
+            }
+        })
 }

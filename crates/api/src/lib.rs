@@ -49,14 +49,18 @@ pub fn router(app: App) -> Router {
         limits: limits.clone(),
         audience,
     };
-    let agent = routes::agent::router().layer(middleware::from_fn_with_state(
-        auth(Audience::Agent),
-        auth::require_credential,
-    ));
-    let account = routes::account::router().layer(middleware::from_fn_with_state(
-        auth(Audience::Account),
-        auth::require_credential,
-    ));
+    let agent = routes::agent::router()
+        .merge(routes::money_agent::router())
+        .layer(middleware::from_fn_with_state(
+            auth(Audience::Agent),
+            auth::require_credential,
+        ));
+    let account = routes::account::router()
+        .merge(routes::money_account::router())
+        .layer(middleware::from_fn_with_state(
+            auth(Audience::Account),
+            auth::require_credential,
+        ));
     let account_root = OpenApiRouter::new()
         .routes(utoipa_axum::routes!(routes::account::get_account))
         .layer(middleware::from_fn_with_state(

@@ -8,15 +8,9 @@ use axum::response::Response;
 
 pub const HEADER: &str = "x-request-id";
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
 /// The id of the request being handled, or `"none"` outside one.
 pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| "none".to_owned())
+    agent_store_app::request_context::current_request_id().unwrap_or_else(|| "none".to_owned())
 }
 
 /// An incoming id is echoed when it is 1 to 128 characters of `[A-Za-z0-9._:-]`.
@@ -41,7 +35,8 @@ pub async fn middleware(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = std::time::Instant::now();
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
+    let mut response =
+        agent_store_app::request_context::with_request_id(id.clone(), next.run(request)).await;
     let status = response.status().as_u16();
     tracing::info!(request_id = %id, %method, %path, status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
     if let Ok(value) = HeaderValue::from_str(&id) {

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use agent_store_core::policy::Policy;
 use agent_store_providers::SandboxConfig;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,13 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub quotes: QuotesConfig,
     pub sandbox: SandboxConfig,
+    /// The platform policy layer: the operator's limits, above every account's own. Keys are the
+    /// policy's JSON names (camelCase), e.g. `maxPurchaseMinor = 500000`.
+    pub platform_policy: Policy,
+    pub approvals: ApprovalsConfig,
+    pub idempotency: IdempotencyConfig,
+    pub jobs: JobsConfig,
+    pub funding: FundingConfig,
 }
 
 impl Default for Config {
@@ -49,6 +57,11 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             quotes: QuotesConfig::default(),
             sandbox: SandboxConfig::default(),
+            platform_policy: Policy::default(),
+            approvals: ApprovalsConfig::default(),
+            idempotency: IdempotencyConfig::default(),
+            jobs: JobsConfig::default(),
+            funding: FundingConfig::default(),
         }
     }
 }
@@ -138,5 +151,74 @@ pub struct QuotesConfig {
 impl Default for QuotesConfig {
     fn default() -> Self {
         Self { ttl_seconds: 900 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// How long a purchase waits for a human decision before it expires and its hold is released.
+    pub window_seconds: u64,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        Self {
+            window_seconds: 24 * 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencyConfig {
+    /// How long an idempotency key and its stored response are kept (at least 7 days by contract).
+    pub retention_seconds: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            retention_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// A claimed job is taken over by another worker if not finished within this lease.
+    pub lease_seconds: u64,
+    /// Attempts before a retryable provider failure becomes a permanent one.
+    pub max_attempts: u32,
+    /// First retry delay; each further retry doubles it (capped at 5 minutes).
+    pub retry_base_ms: u64,
+    /// How often an idle worker looks for due work (it is also woken when work is queued).
+    pub poll_interval_ms: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            lease_seconds: 30,
+            max_attempts: 5,
+            retry_base_ms: 1000,
+            poll_interval_ms: 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FundingConfig {
+    /// Largest single funding, in cents.
+    pub max_amount_minor: i64,
+}
+
+impl Default for FundingConfig {
+    fn default() -> Self {
+        Self {
+            max_amount_minor: 100_000_000,
+        }
     }
 }

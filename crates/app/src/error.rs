@@ -30,6 +30,23 @@ pub enum AppError {
     DomainUnavailable(String),
     #[error("{0}")]
     ProviderError(String),
+    #[error("the wallet's available balance is {available_minor} but {required_minor} is needed")]
+    InsufficientFunds {
+        available_minor: i64,
+        required_minor: i64,
+    },
+    /// A policy forbids the spend; the reasons say which limit, set by which layer.
+    #[error("denied by policy: {}", summary)]
+    PolicyDenied {
+        summary: String,
+        reasons: serde_json::Value,
+    },
+    #[error("the purchase is waiting for a human decision")]
+    ApprovalPending,
+    #[error("this idempotency key was already used with a different request")]
+    IdempotencyMismatch,
+    #[error("{0}")]
+    CapabilityNotAllowed(String),
     /// An unexpected failure; the text is logged, never shown to clients.
     #[error("internal error: {0}")]
     Internal(String),
@@ -62,6 +79,11 @@ impl AppError {
             Self::QuoteUsed => "quote_used",
             Self::DomainUnavailable(_) => "domain_unavailable",
             Self::ProviderError(_) => "provider_error",
+            Self::InsufficientFunds { .. } => "insufficient_funds",
+            Self::PolicyDenied { .. } => "policy_denied",
+            Self::ApprovalPending => "approval_pending",
+            Self::IdempotencyMismatch => "idempotency_key_mismatch",
+            Self::CapabilityNotAllowed(_) => "capability_not_allowed",
             Self::Internal(_) => "internal",
         }
     }

@@ -66,7 +66,7 @@ fn parse_expiry(fields: &mut FieldErrors, value: Option<&str>, now: i64) -> Opti
     }
 }
 
-fn require_account(principal: &Principal) -> AppResult<&str> {
+pub(crate) fn require_account(principal: &Principal) -> AppResult<&str> {
     match principal {
         Principal::Account { account_id, .. } => Ok(account_id),
         Principal::Agent { .. } => Err(AppError::Forbidden(
@@ -173,13 +173,18 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        match accounts::insert(self.store().pool(), &account).await {
-            Ok(()) => Ok(account.into()),
+        // The account and its wallet ledger accounts exist together or not at all.
+        let mut tx = self.store().begin_write().await?;
+        match accounts::insert(&mut *tx, &account).await {
+            Ok(()) => {}
             Err(StoreError::UniqueViolation) => {
-                Err(AppError::invalid_field("email", "is already registered"))
+                return Err(AppError::invalid_field("email", "is already registered"));
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
         }
+        accounts::create_wallet(&mut tx, &account.id, now).await?;
+        agent_store_store::commit(tx).await?;
+        Ok(account.into())
     }
 
     /// Find an account by email (CLI).

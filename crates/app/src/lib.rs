@@ -1,14 +1,24 @@
 //! Use cases of Agent Store. Every transport (REST, MCP, dashboard, CLI) calls these functions with an
 //! authenticated [`Principal`]; business rules, scoping and validation of meaning live here once.
 
+pub mod approvals;
+pub mod audit;
 pub mod catalog;
 pub mod config;
 mod error;
+mod fulfilment;
+pub mod idempotency;
 pub mod identity;
 pub mod pagination;
+pub mod policies;
 pub mod principal;
+pub mod purchases;
 pub mod quotes;
+pub mod request_context;
+pub mod services;
 pub mod views;
+pub mod wallet;
+mod worker;
 
 use std::sync::Arc;
 
@@ -34,6 +44,7 @@ struct Inner {
     providers: Providers,
     pepper: Pepper,
     config: Config,
+    worker_notify: tokio::sync::Notify,
 }
 
 impl App {
@@ -51,6 +62,7 @@ impl App {
                 providers,
                 pepper,
                 config,
+                worker_notify: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -69,6 +81,10 @@ impl App {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    pub(crate) fn worker_notify(&self) -> &tokio::sync::Notify {
+        &self.inner.worker_notify
     }
 
     pub(crate) fn pepper(&self) -> &Pepper {

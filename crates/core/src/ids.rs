@@ -22,6 +22,7 @@ pub enum IdKind {
     Event,
     Job,
     Session,
+    Spend,
 }
 
 impl IdKind {
@@ -43,6 +44,7 @@ impl IdKind {
             Self::Event => "evt_",
             Self::Job => "job_",
             Self::Session => "ses_",
+            Self::Spend => "spd_",
         }
     }
 }

@@ -52,6 +52,29 @@ pub fn start_of_utc_month(ms: Millis) -> Millis {
     day_start - i64::from(dt.day() - 1) * DAY_MS
 }
 
+/// `ms` plus `months` calendar months (the day is clamped to the target month's length).
+pub fn add_months(ms: Millis, months: u32) -> Millis {
+    let Ok(dt) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+        return ms;
+    };
+    let total = i64::from(dt.year()) * 12 + i64::from(u8::from(dt.month())) - 1 + i64::from(months);
+    let (Ok(year), Ok(month0)) = (
+        i32::try_from(total.div_euclid(12)),
+        u8::try_from(total.rem_euclid(12)),
+    ) else {
+        return ms;
+    };
+    let Ok(month) = time::Month::try_from(month0 + 1) else {
+        return ms;
+    };
+    let day = dt.day().min(month.length(year));
+    let Ok(date) = time::Date::from_calendar_date(year, month, day) else {
+        return ms;
+    };
+    let moved = dt.replace_date(date);
+    i64::try_from(moved.unix_timestamp_nanos() / 1_000_000).unwrap_or(ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +86,20 @@ mod tests {
         assert_eq!(format_rfc3339(ms + 5), "2026-11-28T16:00:00.005Z");
         assert_eq!(parse_rfc3339("2026-11-28T17:00:00+01:00"), Some(ms));
         assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn adding_months_clamps_to_the_month_length() {
+        let jan31 = parse_rfc3339("2027-01-31T10:00:00Z").unwrap();
+        assert_eq!(format_rfc3339(add_months(jan31, 1)), "2027-02-28T10:00:00Z");
+        assert_eq!(
+            format_rfc3339(add_months(jan31, 12)),
+            "2028-01-31T10:00:00Z"
+        );
+        assert_eq!(
+            format_rfc3339(add_months(jan31, 13)),
+            "2028-02-29T10:00:00Z"
+        );
     }
 
     #[test]

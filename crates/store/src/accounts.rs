@@ -53,3 +53,35 @@ pub async fn get_by_email<'c, E: Executor<'c, Database = Any>>(
         .fetch_optional(ex)
         .await?)
 }
+
+/// Take the account's spend lock for the rest of the transaction. Every spend of an account runs
+/// its policy evaluation and reservation under this lock, so concurrent spends are serialized and can
+/// never jointly pass a limit (on SQLite `BEGIN IMMEDIATE` already serializes writers; on PostgreSQL
+/// this row lock does, across every server process sharing the database).
+pub async fn lock_for_spend(conn: &mut sqlx::AnyConnection, id: &str) -> StoreResult<bool> {
+    let done = sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Create the account's wallet ledger accounts (available and held).
+pub async fn create_wallet(conn: &mut sqlx::AnyConnection, id: &str, now: i64) -> StoreResult<()> {
+    crate::ledger::ensure_account(
+        &mut *conn,
+        &crate::ledger::wallet_account(id),
+        Some(id),
+        "wallet",
+        now,
+    )
+    .await?;
+    crate::ledger::ensure_account(
+        conn,
+        &crate::ledger::held_account(id),
+        Some(id),
+        "held",
+        now,
+    )
+    .await
+}

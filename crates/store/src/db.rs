@@ -113,6 +113,11 @@ impl Store {
         Ok(tx)
     }
 
+    /// A connection from the pool, for several reads in a row outside a transaction.
+    pub async fn acquire(&self) -> StoreResult<sqlx::pool::PoolConnection<Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// The pool, for reads outside a transaction.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
@@ -140,4 +145,10 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Commit a write transaction.
+pub async fn commit(tx: WriteTx) -> StoreResult<()> {
+    tx.commit().await?;
+    Ok(())
 }

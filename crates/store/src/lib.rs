@@ -8,15 +8,23 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod audit;
 pub mod credentials;
 mod db;
 mod error;
+pub mod idempotency;
+pub mod jobs;
+pub mod ledger;
+pub mod policies;
+pub mod purchases;
 pub mod quotes;
+pub mod services;
+pub mod spends;
 pub mod test_support;
 
-pub use db::{Backend, Store, StoreOptions, WriteTx};
+pub use db::{Backend, Store, StoreOptions, WriteTx, commit};
 pub use error::StoreError;
-pub use sqlx::AnyConnection;
+pub use sqlx::{Any, AnyConnection, Executor};
 
 /// Result type of this crate.
 pub type StoreResult<T> = Result<T, StoreError>;

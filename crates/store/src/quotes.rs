@@ -75,3 +75,13 @@ pub async fn get<'c, E: Executor<'c, Database = Any>>(
     .fetch_optional(ex)
     .await?)
 }
+
+/// Mark an open, unexpired quote used. `false` if it was used or expired meanwhile.
+pub async fn mark_used(conn: &mut sqlx::AnyConnection, id: &str, now: i64) -> StoreResult<bool> {
+    let done = sqlx::query("UPDATE quotes SET status = 'used', used_at = $2 WHERE id = $1 AND status = 'open' AND expires_at > $2")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -3,6 +3,9 @@
 
 pub mod account;
 pub mod agent;
+pub mod money_account;
+pub mod money_agent;
+pub mod shared;
 pub mod system;
 
 use agent_store_app::views::{AccountTokenView, AccountView, AgentView, ApiKeyView, QuoteView};

@@ -1,16 +1,47 @@
 //! Virtual server items (`serviceType` `server`): a monthly price charged for the whole billing term up
-//! front, plus an optional backups surcharge as a percentage of that.
+//! front, plus an optional backups surcharge as a percentage of that. Each item also states the machine it
+//! sells ([`ServerResources`]), which the compute provider is asked to create and the service reports.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::CatalogItem;
 use super::config::{FieldSpec, Rule};
 use super::offer::{
-    Priced, check_price, check_slugs, get_i64, get_str, line, mul, percent_of, plural,
+    Offer, Priced, check_price, check_slugs, get_i64, get_str, line, mul, percent_of, plural,
 };
 
 /// Longest billing term an operator may offer, in months.
 const MAX_TERM_MONTHS: i64 = 36;
+/// Bounds on an item's machine size. They are far beyond any real offer; their job is to catch typos
+/// (a size in GB where MB was meant, a missing digit) before the item is sold.
+const MAX_VCPUS: i64 = 512;
+const MIN_MEMORY_MB: i64 = 256;
+const MAX_MEMORY_MB: i64 = 4 * 1024 * 1024;
+const MAX_DISK_GB: i64 = 64 * 1024;
+/// Longest GPU description, e.g. "1x NVIDIA L4".
+const MAX_GPU_LEN: usize = 64;
+
+/// The machine a server item sells: what the compute provider creates and the service's details report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerResources {
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub disk_gb: i64,
+    /// A display description of the attached GPUs, e.g. "1x NVIDIA L4"; `None` for CPU-only machines.
+    pub gpu: Option<String>,
+}
+
+impl CatalogItem {
+    /// The machine this item sells; `None` for items that are not servers.
+    pub fn server_resources(&self) -> Option<ServerResources> {
+        match &self.offer {
+            Offer::Server(p) => Some(p.resources()),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -21,6 +52,12 @@ pub(crate) struct ServerParams {
     pub regions: Vec<String>,
     pub images: Vec<String>,
     pub billing_terms_months: Vec<i64>,
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub disk_gb: i64,
+    /// Absent for CPU-only machines.
+    #[serde(default)]
+    pub gpu: Option<String>,
 }
 
 impl ServerParams {
@@ -50,6 +87,39 @@ impl ServerParams {
                     "{at}.billingTermsMonths[{i}]: {term} must be a distinct number of months from 1 to {MAX_TERM_MONTHS}"
                 ));
             }
+        }
+        self.check_resources(at, problems);
+    }
+
+    fn check_resources(&self, at: &str, problems: &mut Vec<String>) {
+        for (field, value, min, max) in [
+            ("vcpus", self.vcpus, 1, MAX_VCPUS),
+            ("memoryMb", self.memory_mb, MIN_MEMORY_MB, MAX_MEMORY_MB),
+            ("diskGb", self.disk_gb, 1, MAX_DISK_GB),
+        ] {
+            if !(min..=max).contains(&value) {
+                problems.push(format!(
+                    "{at}.{field}: must be between {min} and {max}, got {value}"
+                ));
+            }
+        }
+        if let Some(gpu) = &self.gpu {
+            // Shown verbatim in listings and service details, so keep it to one short printable line.
+            let printable = gpu.chars().all(|c| c.is_ascii_graphic() || c == ' ');
+            if gpu.trim().is_empty() || gpu.trim() != gpu || gpu.len() > MAX_GPU_LEN || !printable {
+                problems.push(format!(
+                    "{at}.gpu: {gpu:?} must be 1-{MAX_GPU_LEN} printable ASCII characters without surrounding spaces"
+                ));
+            }
+        }
+    }
+
+    pub fn resources(&self) -> ServerResources {
+        ServerResources {
+            vcpus: self.vcpus,
+            memory_mb: self.memory_mb,
+            disk_gb: self.disk_gb,
+            gpu: self.gpu.clone(),
         }
     }
 
@@ -123,6 +193,7 @@ impl ServerParams {
             "supportedBillingTermsMonths".to_owned(),
             json!(self.billing_terms_months),
         );
+        extras.insert("resources".to_owned(), json!(self.resources()));
         extras
     }
 }

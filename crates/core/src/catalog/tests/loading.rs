@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{catalog, item};
-use crate::catalog::{Catalog, CatalogError, DEFAULT_CATALOG_JSON};
+use crate::catalog::{Catalog, CatalogError, DEFAULT_CATALOG_JSON, ServerResources};
 
 fn default_file() -> Value {
     serde_json::from_str(DEFAULT_CATALOG_JSON).unwrap()
@@ -210,7 +210,8 @@ fn an_operator_catalog_with_its_own_items_and_prices_works() {
     let file = json!({"formatVersion": 1, "items": [{
         "id": "cat_vps_tiny", "sku": "vps-tiny", "name": "VPS Tiny", "category": "compute", "serviceType": "server",
         "description": "1 vCPU, 512 MB RAM", "parameters": {"pricePerMonthMinor": 999, "backupsPercent": 15,
-        "regions": ["eu-north"], "images": ["alpine-3.20"], "billingTermsMonths": [1, 24]}}]});
+        "regions": ["eu-north"], "images": ["alpine-3.20"], "billingTermsMonths": [1, 24],
+        "vcpus": 1, "memoryMb": 512, "diskGb": 10}}]});
     let catalog = Catalog::from_json_str(&file.to_string()).unwrap();
     let item = catalog.item("cat_vps_tiny").unwrap();
     let configuration = json!({"hostname": "t", "region": "eu-north", "image": "alpine-3.20", "billingTermMonths": 24, "backupsEnabled": true});
@@ -222,4 +223,59 @@ fn an_operator_catalog_with_its_own_items_and_prices_works() {
         catalog.checkout_requirements(item)["pricing"]["description"],
         "999 per month; backups add 15%"
     );
+}
+
+#[test]
+fn server_items_state_the_machine_they_sell() {
+    let resources = |id: &str| item(id).server_resources().unwrap();
+    assert_eq!(
+        resources("cat_vps_micro"),
+        ServerResources {
+            vcpus: 1,
+            memory_mb: 1024,
+            disk_gb: 25,
+            gpu: None
+        }
+    );
+    assert_eq!(
+        (
+            resources("cat_vps_small").vcpus,
+            resources("cat_vps_small").memory_mb
+        ),
+        (2, 4096)
+    );
+    let gpu = resources("cat_vps_gpu_standard");
+    assert_eq!((gpu.vcpus, gpu.memory_mb, gpu.disk_gb), (8, 32768, 200));
+    assert_eq!(gpu.gpu.as_deref(), Some("1x NVIDIA L4"));
+    assert_eq!(item("cat_domain_com").server_resources(), None);
+    assert_eq!(item("cat_storage_block_001").server_resources(), None);
+}
+
+#[test]
+fn an_operator_server_with_an_impossible_machine_is_rejected() {
+    let mut file = default_file();
+    let params = &mut file["items"][4]["parameters"];
+    params["vcpus"] = json!(0);
+    params["memoryMb"] = json!(64);
+    params["diskGb"] = json!(1_000_000);
+    params["gpu"] = json!(" ");
+    let problems = problems(&file);
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    for field in ["vcpus", "memoryMb", "diskGb", "gpu"] {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("cat_vps_micro") && p.contains(&format!(".{field}:"))),
+            "{field}: {problems:?}"
+        );
+    }
+    let mut file = default_file();
+    file["items"][5]["parameters"]
+        .as_object_mut()
+        .unwrap()
+        .remove("memoryMb");
+    let error = Catalog::from_json_str(&file.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("missing field `memoryMb`"), "{error}");
 }

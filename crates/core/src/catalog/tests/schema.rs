@@ -252,6 +252,14 @@ fn vps_checkout_requirements_match_the_spec_example() {
         micro["supportedImages"],
         json!(["ubuntu-24.04", "debian-12"])
     );
+    assert_eq!(
+        micro["resources"],
+        json!({"vcpus": 1, "memoryMb": 1024, "diskGb": 25, "gpu": null})
+    );
+    assert_eq!(
+        requirements["resources"],
+        json!({"vcpus": 8, "memoryMb": 32768, "diskGb": 200, "gpu": "1x NVIDIA L4"})
+    );
 }
 
 #[test]
