@@ -13,6 +13,7 @@ pub mod credentials;
 mod db;
 mod error;
 pub mod idempotency;
+pub mod invariants;
 pub mod jobs;
 pub mod ledger;
 pub mod policies;

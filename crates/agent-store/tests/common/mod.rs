@@ -238,3 +238,52 @@ pub fn reference_quotes() -> Vec<(&'static str, Value, i64)> {
         ),
     ]
 }
+
+/// Assert every money invariant over the whole database (ledger balance, conservation, holds resolved
+/// exactly once, purchase effects matching their status, spends in step).
+pub async fn assert_books_balance(app: &agent_store_app::App) {
+    let problems = agent_store_store::invariants::check(app.store().pool())
+        .await
+        .unwrap();
+    assert!(
+        problems.is_empty(),
+        "money invariants broken:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Fund `owner`'s wallet with `amount_minor` cents through the Account API.
+pub async fn fund(s: &TestServer, owner: &Owner, amount_minor: i64) {
+    let key = agent_store_core::ids::new_id(agent_store_core::ids::IdKind::Event);
+    let reply = s
+        .post(
+            "/v1/account/wallet/fundings",
+            &owner.token,
+            json!({"amountMinor": amount_minor, "idempotencyKey": key}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+}
+
+/// Poll a purchase until it leaves `provisioning` (bounded: 10 s).
+pub async fn wait_for_purchase(
+    s: &TestServer,
+    bearer: &str,
+    base: &str,
+    purchase_id: &str,
+) -> Value {
+    for _ in 0..200 {
+        let reply = s
+            .get(&format!("{base}/purchases/{purchase_id}"), bearer)
+            .await;
+        let status = reply.body["purchase"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if status != "provisioning" {
+            return reply.body["purchase"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("purchase {purchase_id} still provisioning after 10 s");
+}
