@@ -77,7 +77,9 @@ impl App {
             used_at: None,
         };
         quotes::insert(self.store().pool(), &quote).await?;
-        Ok(QuoteView::new(quote, now))
+        let mut view = QuoteView::new(quote, now);
+        view.policy_preview = self.policy_preview(principal, &view).await?;
+        Ok(view)
     }
 
     /// A quote of the acting agent (or any quote of the account, for the account itself).
@@ -90,6 +92,26 @@ impl App {
         )
         .await?
         .ok_or(AppError::NotFound("quote"))?;
-        Ok(QuoteView::new(quote, now_ms()))
+        let mut view = QuoteView::new(quote, now_ms());
+        view.policy_preview = self.policy_preview(principal, &view).await?;
+        Ok(view)
+    }
+
+    /// Evaluate a purchase of the quote against the actor's policies and current usage, reserving
+    /// nothing. A later purchase re-evaluates under the account's lock, so the preview can only be
+    /// overtaken by other spending, never bypass a limit.
+    async fn policy_preview(&self, principal: &Principal, quote: &QuoteView) -> AppResult<Value> {
+        let Some(item) = self.catalog().item(&quote.catalog_item_id) else {
+            return Ok(Value::Null);
+        };
+        let spend = agent_store_core::policy::Spend {
+            amount_minor: quote.total_price_minor,
+            category: item.category(),
+            catalog_item_id: &item.id,
+            counts_as_purchase: true,
+        };
+        let mut conn = self.store().acquire().await?;
+        let evaluation = self.evaluate_spend(&mut conn, principal, &spend).await?;
+        Ok(json!({"decision": evaluation.decision, "reasons": evaluation.reasons}))
     }
 }

@@ -150,6 +150,10 @@ pub struct QuoteView {
     pub status: String,
     pub expires_at: String,
     pub created_at: String,
+    /// What a purchase of this quote would meet now: `{"decision": "allow" | "approval_required" |
+    /// "deny", "reasons": [...]}`. Nothing is reserved.
+    #[schema(value_type = Object)]
+    pub policy_preview: Value,
 }
 
 impl QuoteView {
@@ -175,6 +179,7 @@ impl QuoteView {
             status,
             expires_at: ts(q.expires_at),
             created_at: ts(q.created_at),
+            policy_preview: Value::Null,
         }
     }
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod process;
+
 use agent_store::{RunningServer, start};
 use agent_store_app::identity::NewAccount;
 use agent_store_app::{Config, Principal};
