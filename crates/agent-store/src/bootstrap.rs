@@ -20,6 +20,13 @@ const SECRET_FILE: &str = "server-secret";
 pub async fn build_app(config: Config) -> anyhow::Result<App> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    if let Err(fields) = config.platform_policy.validate() {
+        let problems: Vec<String> = fields
+            .iter()
+            .map(|f| format!("platform_policy.{}: {}", f.field, f.message))
+            .collect();
+        anyhow::bail!("invalid configuration: {}", problems.join("; "));
+    }
     let pepper = load_or_create_secret(&config)?;
     let catalog = match &config.catalog_file {
         Some(path) => {

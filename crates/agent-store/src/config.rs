@@ -81,6 +81,23 @@ mod tests {
     }
 
     #[test]
+    fn the_platform_policy_layer_loads_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[platform_policy]\nmaxPurchaseMinor = 500000\nblockedCategories = [\"telephony\"]\n",
+        )
+        .unwrap();
+        let config = load(Some(&path), &FlagOverrides::default()).unwrap();
+        assert_eq!(config.platform_policy.max_purchase_minor, Some(500_000));
+        assert_eq!(
+            config.platform_policy.blocked_categories,
+            vec!["telephony".to_owned()]
+        );
+    }
+
+    #[test]
     fn the_example_file_is_a_valid_configuration() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config.example.toml");
         load(Some(&path), &FlagOverrides::default()).unwrap();
