@@ -92,6 +92,14 @@ impl ApiError {
         err
     }
 
+    pub fn timeout() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took too long and was abandoned; retrying with the same idempotency key is safe",
+        )
+    }
+
     pub fn route_not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
