@@ -89,7 +89,8 @@ pub async fn require_credential(
     request.extensions_mut().insert(principal);
     // A request that outlives the limit is abandoned: its database transaction (if any) rolls back
     // when dropped, and a retry with the same idempotency key is safe.
-    let limit = std::time::Duration::from_secs(state.app.config().limits.request_timeout_seconds.max(1));
+    let limit =
+        std::time::Duration::from_secs(state.app.config().limits.request_timeout_seconds.max(1));
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::timeout().into_response(),

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod request_id;
 pub mod routes;
 
@@ -44,6 +45,8 @@ pub fn router(app: App) -> Router {
         app.config().limits.rate_limit_burst,
     );
     spawn_limiter_cleanup(limits.clone());
+    let http_metrics = metrics::HttpMetrics::default();
+    let scrape = http_metrics.clone();
     let auth = |audience| AuthState {
         app: app.clone(),
         limits: limits.clone(),
@@ -91,6 +94,20 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(routes::system::healthz))
         .route("/readyz", get(routes::system::readyz))
         .route(
+            "/metrics",
+            get(
+                move |axum::extract::State(app): axum::extract::State<App>| {
+                    let metrics = scrape.clone();
+                    async move {
+                        (
+                            [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+                            metrics.render(&app).await,
+                        )
+                    }
+                },
+            ),
+        )
+        .route(
             "/openapi.json",
             get(move || {
                 let body = openapi_json.clone();
@@ -101,7 +118,10 @@ pub fn router(app: App) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
         .with_state(app)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(middleware::from_fn(request_id::middleware))
+        .layer(middleware::from_fn_with_state(
+            http_metrics,
+            request_id::middleware,
+        ))
         .layer(SetSensitiveHeadersLayer::new([
             AUTHORIZATION,
             COOKIE,

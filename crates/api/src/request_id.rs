@@ -22,7 +22,11 @@ fn is_valid(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-pub async fn middleware(request: Request, next: Next) -> Response {
+pub async fn middleware(
+    axum::extract::State(metrics): axum::extract::State<crate::metrics::HttpMetrics>,
+    request: Request,
+    next: Next,
+) -> Response {
     let id = request
         .headers()
         .get(HEADER)
@@ -38,6 +42,7 @@ pub async fn middleware(request: Request, next: Next) -> Response {
     let mut response =
         agent_store_app::request_context::with_request_id(id.clone(), next.run(request)).await;
     let status = response.status().as_u16();
+    metrics.observe(method.as_str(), &path, status, started.elapsed());
     tracing::info!(request_id = %id, %method, %path, status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);

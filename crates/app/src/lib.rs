@@ -16,6 +16,7 @@ pub mod purchases;
 pub mod quotes;
 pub mod request_context;
 pub mod services;
+pub mod stats;
 pub mod views;
 pub mod wallet;
 mod worker;

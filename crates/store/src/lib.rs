@@ -21,6 +21,7 @@ pub mod purchases;
 pub mod quotes;
 pub mod services;
 pub mod spends;
+pub mod stats;
 pub mod test_support;
 
 pub use db::{Backend, Store, StoreOptions, WriteTx, commit};
