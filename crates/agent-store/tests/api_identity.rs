@@ -527,3 +527,76 @@ async fn health_readiness_and_openapi_describe_the_service() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn identity_changes_are_in_the_audit_log_with_the_credential_id_never_the_secret() {
+    let s = TestServer::start().await;
+    let owner = s.owner().await;
+    let (agent_id, key) = s.agent(&owner, "bot").await;
+    let key_id = key
+        .strip_prefix("ask_live_")
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned();
+    s.post(
+        &format!("/v1/account/agents/{agent_id}/suspend"),
+        &owner.token,
+        json!({}),
+    )
+    .await;
+    s.post(
+        &format!("/v1/account/agents/{agent_id}/resume"),
+        &owner.token,
+        json!({}),
+    )
+    .await;
+    s.delete(
+        &format!("/v1/account/agents/{agent_id}/keys/{key_id}"),
+        &owner.token,
+    )
+    .await;
+    let log = s
+        .get("/v1/account/audit-events?limit=100", &owner.token)
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.text);
+    let actions: Vec<&str> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "agent.created",
+        "key.created",
+        "agent.suspended",
+        "agent.resumed",
+        "key.revoked",
+        "token.created",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    let suspended = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "agent.suspended")
+        .unwrap();
+    assert_eq!(suspended["beforeStatus"], "active");
+    assert_eq!(suspended["afterStatus"], "suspended");
+    assert_eq!(suspended["actorType"], "account");
+    assert!(
+        suspended["credentialId"]
+            .as_str()
+            .unwrap()
+            .starts_with("key_")
+    );
+    assert!(suspended["requestId"].as_str().unwrap().starts_with("req_"));
+    let secret = owner.token.rsplit_once('.').unwrap().1;
+    assert!(!log.text.contains(secret) && !log.text.contains(key.rsplit_once('.').unwrap().1));
+    s.stop().await;
+}

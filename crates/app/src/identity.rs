@@ -216,7 +216,19 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        agents::insert(self.store().pool(), &agent).await?;
+        let mut tx = self.store().begin_write().await?;
+        agents::insert(&mut *tx, &agent).await?;
+        self.audit_change(
+            &mut tx,
+            principal,
+            "agent.created",
+            "agent",
+            &agent.id,
+            None,
+            Some("active"),
+        )
+        .await?;
+        agent_store_store::commit(tx).await?;
         Ok(agent.into())
     }
 
@@ -268,8 +280,12 @@ impl App {
             fields.push("status", "must be active or suspended");
         }
         fields.finish(()).map_err(AppError::validation)?;
+        let mut tx = self.store().begin_write().await?;
+        let before = agents::get(&mut *tx, account_id, agent_id)
+            .await?
+            .ok_or(AppError::NotFound("agent"))?;
         let agent = agents::update(
-            self.store().pool(),
+            &mut *tx,
             account_id,
             agent_id,
             name.as_deref(),
@@ -278,6 +294,22 @@ impl App {
         )
         .await?
         .ok_or(AppError::NotFound("agent"))?;
+        let action = match status {
+            Some("suspended") => "agent.suspended",
+            Some(_) => "agent.resumed",
+            None => "agent.renamed",
+        };
+        self.audit_change(
+            &mut tx,
+            principal,
+            action,
+            "agent",
+            &agent.id,
+            Some(&before.status),
+            Some(&agent.status),
+        )
+        .await?;
+        agent_store_store::commit(tx).await?;
         Ok(agent.into())
     }
 
@@ -311,7 +343,19 @@ impl App {
             expires_at,
             revoked_at: None,
         };
-        credentials::insert(self.store().pool(), &credential).await?;
+        let mut tx = self.store().begin_write().await?;
+        credentials::insert(&mut *tx, &credential).await?;
+        self.audit_change(
+            &mut tx,
+            principal,
+            "key.created",
+            "key",
+            &credential.id,
+            None,
+            Some("active"),
+        )
+        .await?;
+        agent_store_store::commit(tx).await?;
         Ok(ApiKeyView::new(credential, Some(minted.plaintext)))
     }
 
@@ -350,8 +394,9 @@ impl App {
         key_id: &str,
     ) -> AppResult<ApiKeyView> {
         let account_id = require_account(principal)?;
+        let mut tx = self.store().begin_write().await?;
         let c = credentials::revoke(
-            self.store().pool(),
+            &mut *tx,
             account_id,
             KIND_AGENT_KEY,
             Some(agent_id),
@@ -360,6 +405,17 @@ impl App {
         )
         .await?
         .ok_or(AppError::NotFound("key"))?;
+        self.audit_change(
+            &mut tx,
+            principal,
+            "key.revoked",
+            "key",
+            &c.id,
+            Some("active"),
+            Some("revoked"),
+        )
+        .await?;
+        agent_store_store::commit(tx).await?;
         Ok(ApiKeyView::new(c, None))
     }
 
@@ -388,7 +444,23 @@ impl App {
             expires_at,
             revoked_at: None,
         };
-        credentials::insert(self.store().pool(), &credential).await?;
+        let mut tx = self.store().begin_write().await?;
+        credentials::insert(&mut *tx, &credential).await?;
+        let actor = Principal::Account {
+            account_id: account_id.to_owned(),
+            credential_id: credential.id.clone(),
+        };
+        self.audit_change(
+            &mut tx,
+            &actor,
+            "token.created",
+            "token",
+            &credential.id,
+            None,
+            Some("active"),
+        )
+        .await?;
+        agent_store_store::commit(tx).await?;
         Ok(AccountTokenView::new(credential, Some(minted.plaintext)))
     }
 
@@ -432,8 +504,9 @@ impl App {
         token_id: &str,
     ) -> AppResult<AccountTokenView> {
         let account_id = require_account(principal)?;
+        let mut tx = self.store().begin_write().await?;
         let c = credentials::revoke(
-            self.store().pool(),
+            &mut *tx,
             account_id,
             KIND_ACCOUNT_TOKEN,
             None,
@@ -442,6 +515,17 @@ impl App {
         )
         .await?
         .ok_or(AppError::NotFound("token"))?;
+        self.audit_change(
+            &mut tx,
+            principal,
+            "token.revoked",
+            "token",
+            &c.id,
+            Some("active"),
+            Some("revoked"),
+        )
+        .await?;
+        agent_store_store::commit(tx).await?;
         Ok(AccountTokenView::new(c, None))
     }
 }
@@ -458,4 +542,29 @@ pub fn is_plausible_email(email: &str) -> bool {
         && !domain.ends_with('.')
         && !domain.contains('@')
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+impl App {
+    /// Record an identity change in the audit log, inside the transaction that made it.
+    #[allow(clippy::too_many_arguments, reason = "one audit event's fields")]
+    async fn audit_change(
+        &self,
+        conn: &mut agent_store_store::AnyConnection,
+        principal: &Principal,
+        action: &str,
+        object_type: &str,
+        object_id: &str,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> AppResult<()> {
+        let change = crate::audit::Change {
+            action,
+            object_type,
+            object_id,
+            before,
+            after,
+            details: serde_json::json!({}),
+        };
+        crate::audit::record(conn, principal.account_id(), Some(principal), &change).await
+    }
 }
