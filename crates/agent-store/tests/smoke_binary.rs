@@ -170,3 +170,37 @@ async fn serve_demo_seeds_once_and_reuses_its_credentials() {
     assert_eq!(reply.status(), 200);
     stop(child);
 }
+
+#[test]
+fn a_bad_catalog_file_or_unknown_config_key_stops_the_binary_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.json");
+    std::fs::write(&catalog, r#"{"formatVersion": 1, "items": []}"#).unwrap();
+    let output = std::process::Command::new(common::process::BIN)
+        .args(["migrate", "--data-dir"])
+        .arg(dir.path())
+        .env("AGENT_STORE_CATALOG_FILE", &catalog)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("catalog"), "{stderr}");
+
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nserver_secret = \"do-not-print-this-secret-value-123\"\nlisen = 1\n").unwrap();
+    let output = std::process::Command::new(common::process::BIN)
+        .args(["migrate", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("lisen"),
+        "the unknown key is named: {stderr}"
+    );
+    assert!(
+        !stderr.contains("do-not-print-this-secret-value-123"),
+        "secrets are never printed: {stderr}"
+    );
+}
