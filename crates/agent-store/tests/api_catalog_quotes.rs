@@ -386,3 +386,33 @@ async fn the_account_can_quote_as_itself() {
     assert!(quote.body["quote"]["agentId"].is_null());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_domain_bought_through_the_store_is_unavailable_to_everyone_after() {
+    let s = TestServer::start().await;
+    let owner = s.owner().await;
+    common::fund(&s, &owner, 10_000).await;
+    let (_, key) = s.agent(&owner, "bot").await;
+    let (item, configuration, _) = reference_quotes().remove(0);
+    let bought = s
+        .post(
+            "/v1/agent/purchases",
+            &key,
+            json!({"catalogItemId": item, "configuration": configuration, "idempotencyKey": "d1"}),
+        )
+        .await;
+    assert_eq!(bought.status, StatusCode::CREATED, "{}", bought.text);
+    let stranger = s.owner().await;
+    let (_, other) = s.agent(&stranger, "other").await;
+    let again = s
+        .post(
+            "/v1/agent/quotes",
+            &other,
+            json!({"catalogItemId": item, "configuration": configuration}),
+        )
+        .await;
+    let err = assert_error(&again, StatusCode::CONFLICT, "domain_unavailable");
+    assert_eq!(err["details"]["domainName"], "launchpad.com");
+    common::assert_books_balance(s.app()).await;
+    s.stop().await;
+}

@@ -37,6 +37,10 @@ impl App {
             .price(item, request.quantity, request.configuration.as_ref())
             .map_err(AppError::validation)?;
         if let Some(domain) = &priced.domain_name {
+            // Registered (or being registered) through this store: unavailable, whatever the registry says.
+            if agent_store_store::purchases::domain_taken(self.store().pool(), domain).await? {
+                return Err(AppError::DomainUnavailable(domain.clone()));
+            }
             let availability = self
                 .providers()
                 .registrar

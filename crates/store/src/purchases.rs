@@ -229,3 +229,17 @@ pub async fn set_services(
         .fetch_optional(conn)
         .await?)
 }
+
+/// Whether a domain is in a live purchase (pending approval, provisioning or completed).
+pub async fn domain_taken<'c, E: Executor<'c, Database = Any>>(
+    ex: E,
+    domain: &str,
+) -> StoreResult<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 FROM purchases WHERE domain_name = $1 AND status IN ('pending_approval', 'provisioning', 'completed') LIMIT 1",
+    )
+    .bind(domain)
+    .fetch_optional(ex)
+    .await?
+    .is_some())
+}
