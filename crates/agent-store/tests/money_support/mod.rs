@@ -50,7 +50,13 @@ pub async fn assert_wallet(s: &TestServer, owner: &Owner, balance: i64, held: i6
 }
 
 /// Create a quote as the agent (or account when `base` is ACCOUNT); returns the quote object.
-pub async fn quote(s: &TestServer, bearer: &str, base: &str, item: &str, configuration: Value) -> Value {
+pub async fn quote(
+    s: &TestServer,
+    bearer: &str,
+    base: &str,
+    item: &str,
+    configuration: Value,
+) -> Value {
     quote_n(s, bearer, base, item, 1, configuration).await
 }
 
@@ -92,7 +98,13 @@ pub async fn buy_quote(s: &TestServer, bearer: &str, base: &str, quote_id: &str)
 }
 
 /// Implicit-quote purchase with a fresh key; returns the raw reply.
-pub async fn buy_item(s: &TestServer, bearer: &str, base: &str, item: &str, configuration: Value) -> Reply {
+pub async fn buy_item(
+    s: &TestServer,
+    bearer: &str,
+    base: &str,
+    item: &str,
+    configuration: Value,
+) -> Reply {
     purchase_raw(
         s,
         bearer,
@@ -120,7 +132,13 @@ pub fn object_storage(gb: i64) -> Value {
 }
 
 /// Buy `item` with `configuration` as `bearer`, expecting 201, and return the purchase.
-pub async fn buy_ok(s: &TestServer, bearer: &str, base: &str, item: &str, configuration: Value) -> Value {
+pub async fn buy_ok(
+    s: &TestServer,
+    bearer: &str,
+    base: &str,
+    item: &str,
+    configuration: Value,
+) -> Value {
     let reply = buy_item(s, bearer, base, item, configuration).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     reply.body["purchase"].clone()
@@ -224,4 +242,48 @@ pub fn ids_of(items: &[Value]) -> Vec<String> {
         .iter()
         .map(|i| i["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Send POSTs all at once (each on its own task) and return their replies in the order given.
+pub async fn concurrent_posts(
+    s: &TestServer,
+    requests: Vec<(String, String, Value)>,
+) -> Vec<Reply> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let mut handles = Vec::new();
+    for (path, bearer, body) in requests {
+        let client = s.client.clone();
+        let url = format!("{}{path}", s.base);
+        let barrier = barrier.clone();
+        handles.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let response = client
+                .post(url)
+                .bearer_auth(bearer)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let text = response.text().await.unwrap();
+            let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+            Reply {
+                status,
+                body,
+                headers,
+                text,
+            }
+        }));
+    }
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+/// How many replies have `status`.
+pub fn count_status(replies: &[Reply], status: StatusCode) -> usize {
+    replies.iter().filter(|r| r.status == status).count()
 }
