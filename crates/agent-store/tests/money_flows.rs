@@ -799,9 +799,20 @@ async fn buying_three_vps_at_once_creates_three_services_for_three_times_the_pri
     let done = wait_for_purchase(&s, &key, AGENT, p["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "completed");
     let mut addresses = Vec::new();
+    let mut hostnames = Vec::new();
     for id in &ids {
         let svc = s.get(&format!("/v1/agent/services/{id}"), &key).await;
         assert_eq!(svc.body["service"]["status"], "active");
+        hostnames.push(
+            svc.body["service"]["details"]["hostname"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        assert_eq!(
+            svc.body["service"]["displayName"],
+            svc.body["service"]["details"]["hostname"]
+        );
         assert_eq!(svc.body["service"]["purchaseId"], p["id"]);
         addresses.push(
             svc.body["service"]["details"]["ipv4"]
@@ -813,6 +824,12 @@ async fn buying_three_vps_at_once_creates_three_services_for_three_times_the_pri
     addresses.sort();
     addresses.dedup();
     assert_eq!(addresses.len(), 3, "three distinct servers (addresses)");
+    hostnames.sort();
+    assert_eq!(
+        hostnames,
+        vec!["fleet-01", "fleet-01-2", "fleet-01-3"],
+        "each server gets its own hostname"
+    );
     assert_eq!(
         list_all(&s, &key, "/v1/agent/services?serviceType=server")
             .await

@@ -118,11 +118,30 @@ fn service_name(
             .to_owned(),
         _ => purchase.display_name.clone(),
     };
-    if purchase.quantity > 1 {
+    // Servers get distinct hostnames (see `service_configuration`); other kinds are numbered.
+    if purchase.quantity > 1 && purchase.service_type != "server" {
         format!("{base} #{}", index + 1)
     } else {
         base
     }
+}
+
+/// The configuration of the `index`-th service of a purchase. Several servers bought at once get
+/// distinct hostnames: the first keeps the requested one, the others get `-2`, `-3`, ... (the base is
+/// shortened if needed so the label stays within 63 characters).
+fn service_configuration(purchase: &Purchase, configuration: &Value, index: usize) -> Value {
+    let mut configuration = configuration.clone();
+    if purchase.service_type == "server"
+        && index > 0
+        && let Some(hostname) = configuration.get("hostname").and_then(Value::as_str)
+    {
+        // Hostnames are validated ASCII labels, so byte slicing is character slicing.
+        let suffix = format!("-{}", index + 1);
+        let keep = 63usize.saturating_sub(suffix.len()).min(hostname.len());
+        let base = hostname[..keep].trim_end_matches('-');
+        configuration["hostname"] = Value::String(format!("{base}{suffix}"));
+    }
+    configuration
 }
 
 impl App {
@@ -145,6 +164,7 @@ impl App {
         let count = usize::try_from(purchase.quantity).unwrap_or(1);
         let mut ids = Vec::with_capacity(count);
         for index in 0..count {
+            let own = service_configuration(purchase, &configuration, index);
             let service = Service {
                 id: new_id(IdKind::Service),
                 account_id: purchase.account_id.clone(),
@@ -153,8 +173,8 @@ impl App {
                 catalog_item_id: purchase.catalog_item_id.clone(),
                 service_type: purchase.service_type.clone(),
                 status: "provisioning".to_owned(),
-                display_name: service_name(item, purchase, &configuration, index),
-                configuration: purchase.configuration.clone(),
+                display_name: service_name(item, purchase, &own, index),
+                configuration: own.to_string(),
                 capabilities: capabilities.clone(),
                 details: json!({}).to_string(),
                 provider_ref: None,
