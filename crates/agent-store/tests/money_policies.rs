@@ -897,6 +897,16 @@ async fn an_invalid_policy_is_400_naming_each_field_and_changes_nothing() {
             .any(|f| f.starts_with("allowedCatalogItemIds")),
         "{fields:?}"
     );
+    // An id shaped like a catalog id but naming no item is refused too.
+    let typo = put(
+        &s,
+        &owner.token,
+        &path,
+        json!({"allowedCatalogItemIds": ["cat_vps_micro", "cat_vps_mirco"]}),
+    )
+    .await;
+    assert_error(&typo, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_eq!(error_fields(&typo), vec!["allowedCatalogItemIds[1]"]);
     let unknown = put(
         &s,
         &owner.token,

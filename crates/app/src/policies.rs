@@ -254,6 +254,30 @@ impl App {
     ) -> AppResult<Policy> {
         let account_id = crate::identity::require_account(principal)?;
         policy.validate().map_err(AppError::validation)?;
+        // Item ids must name items of this catalog: a typo would otherwise silently allow nothing
+        // (or block nothing).
+        let mut fields = agent_store_core::FieldErrors::new();
+        let lists = [
+            (
+                "allowedCatalogItemIds",
+                policy
+                    .allowed_catalog_item_ids
+                    .as_deref()
+                    .unwrap_or_default(),
+            ),
+            (
+                "blockedCatalogItemIds",
+                policy.blocked_catalog_item_ids.as_slice(),
+            ),
+        ];
+        for (field, ids) in lists {
+            for (i, id) in ids.iter().enumerate() {
+                if self.catalog().item(id).is_none() {
+                    fields.push(format!("{field}[{i}]"), "is not an item of the catalog");
+                }
+            }
+        }
+        fields.finish(()).map_err(AppError::validation)?;
         self.check_layer_subject(account_id, layer).await?;
         let (kind, subject) = layer.storage();
         let before = policies::get(self.store().pool(), account_id, kind, subject).await?;
