@@ -1,5 +1,6 @@
-//! The `agent-store` command line: `serve`, `migrate`, and admin commands for accounts, agents, keys
-//! and tokens. Admin commands print JSON on standard output; logs go to standard error.
+//! The `agent-store` command line: `serve`, `mcp` (the stdio MCP server), `migrate`, and admin commands
+//! for accounts, agents, keys and tokens. Admin commands print JSON on standard output; logs go to
+//! standard error (for `mcp`, standard output carries only MCP messages).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,6 +45,17 @@ enum Command {
         /// Seed (once) a demo account, agent and key, and print how to connect.
         #[arg(long)]
         demo: bool,
+    },
+    /// Run an MCP server on standard input/output that forwards every tool call to the Agent API
+    /// (for MCP clients that start a command). Needs no database and no configuration file.
+    Mcp {
+        /// The Agent API base URL.
+        #[arg(long, env = agent_store_mcp::stdio::ENV_BASE_URL, default_value = agent_store_mcp::stdio::DEFAULT_BASE_URL)]
+        api_base_url: String,
+        /// The agent API key (ask_live_...). Prefer the environment variable to the flag, which other
+        /// users of the machine can see in the process list.
+        #[arg(long, env = agent_store_mcp::stdio::ENV_API_KEY, hide_env_values = true)]
+        agent_api_key: String,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -161,6 +173,15 @@ fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Mcp {
+        api_base_url,
+        agent_api_key,
+    } = cli.command
+    {
+        // The forwarder is a client of a server: it reads no server configuration.
+        init_logging(LogFormat::Text);
+        return agent_store_mcp::stdio::serve(&api_base_url, agent_api_key.into()).await;
+    }
     let listen = match &cli.command {
         Command::Serve { listen, .. } => listen.clone(),
         _ => None,
@@ -174,6 +195,8 @@ async fn main() -> anyhow::Result<()> {
     init_logging(config.log_format);
     match cli.command {
         Command::Serve { demo, .. } => serve(config, demo).await,
+        // Served above, before any configuration is loaded.
+        Command::Mcp { .. } => Ok(()),
         Command::Migrate => {
             bootstrap::build_app(config).await?;
             print_json(&json!({"migrated": true}))

@@ -1,6 +1,7 @@
 //! HTTP transport of Agent Store. [`router`] builds the whole axum application (Agent API, Account API,
-//! operational routes, `/openapi.json`); [`serve`] runs it on a listener until shutdown. The binary and
-//! the integration tests both go through [`serve`], so tests exercise exactly what ships.
+//! the MCP server at `/mcp`, operational routes, `/openapi.json`); [`serve`] runs it on a listener
+//! until shutdown. The binary and the integration tests both go through [`serve`], so tests exercise
+//! exactly what ships.
 
 pub mod auth;
 pub mod error;
@@ -52,12 +53,10 @@ pub fn router(app: App) -> Router {
         limits: limits.clone(),
         audience,
     };
-    let agent = routes::agent::router()
-        .merge(routes::money_agent::router())
-        .layer(middleware::from_fn_with_state(
-            auth(Audience::Agent),
-            auth::require_credential,
-        ));
+    let agent = agent_api().layer(middleware::from_fn_with_state(
+        auth(Audience::Agent),
+        auth::require_credential,
+    ));
     let account = routes::account::router()
         .merge(routes::money_account::router())
         .layer(middleware::from_fn_with_state(
@@ -89,8 +88,11 @@ pub fn router(app: App) -> Router {
     }
     let openapi_json: Arc<str> = openapi.to_json().unwrap_or_default().into();
 
+    let mcp = mcp_router(&app, auth(Audience::Agent));
+
     Router::new()
         .merge(api)
+        .merge(mcp)
         .route("/healthz", get(routes::system::healthz))
         .route("/readyz", get(routes::system::readyz))
         .route(
@@ -127,6 +129,36 @@ pub fn router(app: App) -> Router {
             COOKIE,
             SET_COOKIE,
         ]))
+}
+
+/// The Agent API routes (`/v1/agent/...`, relative paths), served over REST behind the auth layer and
+/// called in-process by the MCP tools; a route added here is reachable by both.
+fn agent_api() -> OpenApiRouter<App> {
+    routes::agent::router().merge(routes::money_agent::router())
+}
+
+/// `/mcp`: the MCP server (stateless Streamable HTTP). The same auth middleware as the Agent API
+/// resolves the agent key (401 with `WWW-Authenticate` otherwise, and router keys or account tokens
+/// are refused); the tools then call the Agent API handlers in-process as that agent.
+fn mcp_router(app: &App, auth_state: AuthState) -> Router<App> {
+    let (agent_api, _) = agent_api().split_for_parts();
+    let agent_api = agent_api
+        .fallback(|| async { ApiError::route_not_found().into_response() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
+        .with_state(app.clone());
+    let hosts = agent_store_mcp::hosted::allowed_hosts(
+        &app.config().mcp.allowed_hosts,
+        &app.config().effective_public_base_url(),
+    );
+    Router::new()
+        .nest_service("/mcp", agent_store_mcp::hosted::service(agent_api, hosts))
+        .layer(middleware::from_fn_with_state(
+            auth_state,
+            auth::require_credential,
+        ))
+        .layer(middleware::from_fn(
+            agent_store_mcp::hosted::capture_request_id,
+        ))
 }
 
 /// Forget idle rate-limit buckets once a minute so memory stays bounded by active credentials.

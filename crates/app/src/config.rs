@@ -41,6 +41,7 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     pub jobs: JobsConfig,
     pub funding: FundingConfig,
+    pub mcp: McpConfig,
 }
 
 impl Default for Config {
@@ -62,6 +63,7 @@ impl Default for Config {
             idempotency: IdempotencyConfig::default(),
             jobs: JobsConfig::default(),
             funding: FundingConfig::default(),
+            mcp: McpConfig::default(),
         }
     }
 }
@@ -219,6 +221,28 @@ impl Default for FundingConfig {
     fn default() -> Self {
         Self {
             max_amount_minor: 100_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpConfig {
+    /// `Host` header values accepted at `/mcp` (DNS-rebinding protection): a name matches any port,
+    /// `name:port` only that port. The host of `public_base_url` is always added. An empty list turns
+    /// the check off (only behind a proxy that checks `Host` itself).
+    pub allowed_hosts: Vec<String>,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            // Loopback only, as rmcp's default: a public deployment lists its own names.
+            allowed_hosts: vec![
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+                "::1".to_owned(),
+            ],
         }
     }
 }
