@@ -75,7 +75,10 @@ impl<B: Backend + std::fmt::Debug> ServerHandler for McpServer<B> {
             .request(arguments)
             .map_err(|message| ErrorData::invalid_params(message, None))?;
         let result = match self.backend.send(api_request, &context.extensions).await {
-            Ok(reply) => to_result(reply),
+            Ok(reply) => {
+                tracing::info!(tool = %request.name, status = reply.status, replayed = reply.replayed, "tool call");
+                to_result(reply)
+            }
             Err(message) => {
                 tracing::warn!(tool = %request.name, error = %message, "Agent API unreachable");
                 CallToolResult::structured_error(error_object("api_unreachable", &message))
