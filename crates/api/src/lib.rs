@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod openai;
 pub mod request_id;
 pub mod routes;
 
@@ -59,6 +60,7 @@ pub fn router(app: App) -> Router {
     ));
     let account = routes::account::router()
         .merge(routes::money_account::router())
+        .merge(routes::router::account_router())
         .layer(middleware::from_fn_with_state(
             auth(Audience::Account),
             auth::require_credential,
@@ -92,6 +94,7 @@ pub fn router(app: App) -> Router {
 
     Router::new()
         .merge(api)
+        .nest("/openai/v1", openai::router(app.clone(), limits.clone()))
         .merge(mcp)
         .route("/healthz", get(routes::system::healthz))
         .route("/readyz", get(routes::system::readyz))
@@ -134,7 +137,9 @@ pub fn router(app: App) -> Router {
 /// The Agent API routes (`/v1/agent/...`, relative paths), served over REST behind the auth layer and
 /// called in-process by the MCP tools; a route added here is reachable by both.
 fn agent_api() -> OpenApiRouter<App> {
-    routes::agent::router().merge(routes::money_agent::router())
+    routes::agent::router()
+        .merge(routes::money_agent::router())
+        .merge(routes::router::agent_router())
 }
 
 /// `/mcp`: the MCP server (stateless Streamable HTTP). The same auth middleware as the Agent API

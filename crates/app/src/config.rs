@@ -41,6 +41,8 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     pub jobs: JobsConfig,
     pub funding: FundingConfig,
+    /// The OpenAI-compatible LLM router: upstreams, models, prices and metering bounds.
+    pub router: crate::router::RouterConfig,
     pub mcp: McpConfig,
 }
 
@@ -63,6 +65,7 @@ impl Default for Config {
             idempotency: IdempotencyConfig::default(),
             jobs: JobsConfig::default(),
             funding: FundingConfig::default(),
+            router: crate::router::RouterConfig::default(),
             mcp: McpConfig::default(),
         }
     }

@@ -15,6 +15,7 @@ pub mod principal;
 pub mod purchases;
 pub mod quotes;
 pub mod request_context;
+pub mod router;
 pub mod services;
 pub mod stats;
 pub mod views;
@@ -45,6 +46,7 @@ struct Inner {
     providers: Providers,
     pepper: Pepper,
     config: Config,
+    router: router::Runtime,
     worker_notify: tokio::sync::Notify,
 }
 
@@ -62,6 +64,7 @@ impl App {
                 catalog,
                 providers,
                 pepper,
+                router: router::Runtime::new(&config.router),
                 config,
                 worker_notify: tokio::sync::Notify::new(),
             }),
@@ -86,6 +89,10 @@ impl App {
 
     pub(crate) fn worker_notify(&self) -> &tokio::sync::Notify {
         &self.inner.worker_notify
+    }
+
+    pub(crate) fn router_runtime(&self) -> &router::Runtime {
+        &self.inner.router
     }
 
     pub(crate) fn pepper(&self) -> &Pepper {

@@ -64,15 +64,21 @@ impl App {
         match s.service_type.as_str() {
             "phone_number" => details["balanceMinor"] = json!(balance / MICRO_USD_PER_MINOR),
             "llm_router" => {
+                // Unused reservations flow back into service:<svc> as usage credits, so what was
+                // bought counts every other credit; requests in flight sit in reserved:<svc>.
                 let purchased =
-                    ledger::credited_total(&mut *conn, &ledger::service_account(&s.id)).await?;
+                    agent_store_store::router::credits_purchased(&mut *conn, &s.id).await?;
+                let reserved = ledger::balance(
+                    &mut *conn,
+                    &agent_store_store::router::reserved_account(&s.id),
+                )
+                .await?;
                 details["creditBalanceMicroUsd"] = json!(balance);
                 details["creditsPurchasedMicroUsd"] = json!(purchased);
-                details["creditsUsedMicroUsd"] = json!(purchased.saturating_sub(balance));
-                details["baseUrl"] = json!(format!(
-                    "{}/openai/v1",
-                    self.config().effective_public_base_url()
-                ));
+                details["creditsReservedMicroUsd"] = json!(reserved);
+                details["creditsUsedMicroUsd"] =
+                    json!(purchased.saturating_sub(balance).saturating_sub(reserved));
+                details["baseUrl"] = json!(self.router_base_url());
             }
             _ => {}
         }

@@ -56,6 +56,7 @@ impl App {
         for pending in purchases::expired_pending(self.store().pool(), now_ms(), 100).await? {
             self.expire_purchase(&pending).await?;
         }
+        self.sweep_router_reservations().await?;
         let now = now_ms();
         if now - *last_purge > MINUTE_MS {
             idempotency::purge_expired(self.store().pool(), now).await?;

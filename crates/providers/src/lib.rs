@@ -8,6 +8,7 @@
 
 mod compute;
 mod config;
+pub mod llm;
 mod payments;
 pub mod registrar;
 mod sandbox;

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod policies;
 pub mod purchases;
 pub mod quotes;
+pub mod router;
 pub mod services;
 pub mod spends;
 pub mod stats;

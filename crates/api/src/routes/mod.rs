@@ -5,6 +5,7 @@ pub mod account;
 pub mod agent;
 pub mod money_account;
 pub mod money_agent;
+pub mod router;
 pub mod shared;
 pub mod system;
 
