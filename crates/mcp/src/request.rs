@@ -38,6 +38,13 @@ impl ApiRequest {
         }
     }
 
+    pub fn delete(segments: &[&str]) -> Self {
+        Self {
+            method: Method::DELETE,
+            ..Self::get(segments)
+        }
+    }
+
     /// Add a query parameter when it has a value.
     pub fn param(mut self, name: &'static str, value: Option<impl ToString>) -> Self {
         if let Some(value) = value {

@@ -8,6 +8,7 @@
 mod account;
 mod catalog;
 mod purchases;
+mod router;
 
 use std::sync::{Arc, OnceLock};
 
@@ -154,6 +155,7 @@ pub fn table() -> &'static [ToolSpec] {
         let mut tools = catalog::tools();
         tools.extend(purchases::tools());
         tools.extend(account::tools());
+        tools.extend(router::tools());
         tools
     })
 }

@@ -32,6 +32,10 @@ fn the_table_has_every_tool_of_the_money_path_once() {
             "policy_get_effective",
             "service_list",
             "service_get",
+            "router_api_key_create",
+            "router_api_key_list",
+            "router_api_key_revoke",
+            "router_usage_get",
         ]
     );
 }
