@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Interop of the OpenAI-compatible router with the official SDKs, each pinned: Python `openai`
+# (requirements.txt, in a venv) and Node `openai@6` (package.json), installed under target/interop.
+# A server is started with `serve --demo` on a free port; the demo agent buys 5 USD of router credits
+# over REST and mints a router key; each SDK lists models, completes and streams with include_usage
+# against the offline sandbox/echo model. Every wait is bounded; any failure exits non-zero.
+# Usage: interop/openai/run.sh [AGENT_STORE_BINARY]   (default: target/debug/agent-store)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=$(realpath "${1:-$root/target/debug/agent-store}")
+work=$root/target/interop/openai
+mkdir -p "$work"
+
+if [ ! -x "$work/venv/bin/python" ]; then
+  python3 -m venv "$work/venv"
+fi
+timeout 300 "$work/venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
+mkdir -p "$work/node"
+if ! cmp -s "$here/package.json" "$work/node/package.json" || [ ! -d "$work/node/node_modules/openai" ]; then
+  cp "$here/package.json" "$work/node/"
+  (cd "$work/node" && timeout 300 npm install --no-audit --no-fund --loglevel=error)
+fi
+cp "$here/node_client.mjs" "$work/node/"
+
+tmp=$(mktemp -d /tmp/agent-store-openai-interop.XXXXXX)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin" serve --demo --listen "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 150); do
+  if [ -s "$tmp/data/demo.json" ] && curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; then break; fi
+  if ! kill -0 "$server_pid" 2>/dev/null; then cat "$tmp/server.log"; echo "server exited"; exit 1; fi
+  sleep 0.2
+done
+[ -s "$tmp/data/demo.json" ] || { cat "$tmp/server.log"; echo "server not ready within 30 s"; exit 1; }
+
+# Buy router credits and mint a router key with the demo agent (bounded polling).
+read -r base_url router_key < <(timeout 60 python3 - "$tmp/data/demo.json" <<'PY'
+import json, sys, time, urllib.request
+demo = json.load(open(sys.argv[1]))
+api, key = demo["apiBaseUrl"], demo["agentApiKey"]
+def call(method, path, body=None):
+    req = urllib.request.Request(api + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+quote = call("POST", "/quotes", {"catalogItemId": "cat_router_credit_001", "quantity": 1,
+                                 "configuration": {"creditAmountUsd": 5}})
+purchase = call("POST", "/purchases", {"quoteId": quote["quote"]["id"], "idempotencyKey": "openai-interop"})
+pid = purchase["purchase"]["id"]
+for _ in range(200):
+    p = call("GET", f"/purchases/{pid}")["purchase"]
+    if p["status"] != "provisioning":
+        break
+    time.sleep(0.1)
+assert p["status"] == "completed", p
+created = call("POST", f"/services/{p['serviceId']}/router/api-keys", {"label": "interop"})
+print(created["routerApiKey"]["baseUrl"], created["routerApiKey"]["key"])
+PY
+)
+
+status=0
+if timeout 120 "$work/venv/bin/python" "$here/py_client.py" "$base_url" "$router_key"; then :; else
+  echo "FAIL python openai $(grep -m1 '^openai' "$here/requirements.txt")"; status=1
+fi
+if timeout 120 node "$work/node/node_client.mjs" "$base_url" "$router_key"; then :; else
+  echo "FAIL node openai $(node -p 'require(process.argv[1]).version' "$work/node/node_modules/openai/package.json")"; status=1
+fi
+[ "$status" -eq 0 ] || { tail -n 40 "$tmp/server.log"; }
+exit "$status"
