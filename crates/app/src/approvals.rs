@@ -51,7 +51,7 @@ fn decided_state(p: &Purchase) -> AppError {
 }
 
 impl App {
-    /// Purchases waiting for a decision, oldest expiry first is not needed: newest first like all lists.
+    /// Purchases waiting for a decision, newest first like every list.
     pub async fn list_approvals(
         &self,
         principal: &Principal,
