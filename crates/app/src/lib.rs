@@ -9,6 +9,7 @@ mod error;
 mod fulfilment;
 pub mod idempotency;
 pub mod identity;
+pub mod manage;
 pub mod pagination;
 pub mod policies;
 pub mod principal;

@@ -6,7 +6,7 @@ use agent_store_core::FieldErrors;
 use agent_store_core::keys::{CredentialKind, parse_credential};
 use agent_store_core::time::{format_rfc3339, now_ms};
 use agent_store_store::router::{self as store, RouterKey};
-use agent_store_store::services::{self, Service};
+use agent_store_store::services::Service;
 use agent_store_store::{AnyConnection, commit, credentials};
 use serde::Serialize;
 use serde_json::json;
@@ -14,8 +14,15 @@ use serde_json::json;
 use super::RouterPrincipal;
 use crate::audit::{self, Change};
 use crate::identity::validate_name;
+use crate::manage::{Action, ServiceState};
 use crate::pagination::{Page, PageRequest};
 use crate::{App, AppError, AppResult, Principal};
+
+const CREATE: &str = "router:api-key:create";
+const LIST: &str = "router:api-key:list";
+const REVOKE: &str = "router:api-key:revoke";
+/// Capability of `GET .../router/usage`.
+pub(crate) const USAGE: &str = "router:usage:get";
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -54,36 +61,22 @@ impl App {
         format!("{}/openai/v1", self.config().effective_public_base_url())
     }
 
-    /// The principal's `llm_router` service (404 for anyone else's; 400 for another type; 409 when
-    /// `need_active` and it is not active).
+    /// The principal's `llm_router` service for a router-key or usage action (see [`crate::manage`]).
     pub(crate) async fn router_service(
         &self,
         conn: &mut AnyConnection,
         principal: &Principal,
         service_id: &str,
-        need_active: bool,
+        capability: &'static str,
     ) -> AppResult<Service> {
-        let service = services::get(
-            &mut *conn,
-            principal.account_id(),
-            principal.agent_id(),
-            service_id,
-        )
-        .await?
-        .ok_or(AppError::NotFound("service"))?;
-        if service.service_type != "llm_router" {
-            return Err(AppError::invalid_field(
-                "serviceId",
-                "is not an llm_router service",
-            ));
-        }
-        if need_active && service.status != "active" {
-            return Err(AppError::Conflict(format!(
-                "the service is {}; router keys need an active service",
-                service.status
-            )));
-        }
-        Ok(service)
+        let state = if capability == CREATE {
+            ServiceState::Active
+        } else {
+            ServiceState::Any
+        };
+        let action = Action::new("llm_router", capability, state);
+        self.managed_service(conn, principal, service_id, action)
+            .await
     }
 
     pub async fn create_router_key(
@@ -99,7 +92,7 @@ impl App {
         let minted = self.pepper().mint(CredentialKind::RouterKey);
         let mut tx = self.store().begin_write().await?;
         let service = self
-            .router_service(&mut tx, principal, service_id, true)
+            .router_service(&mut tx, principal, service_id, CREATE)
             .await?;
         let key = RouterKey {
             id: minted.key_id.clone(),
@@ -133,7 +126,7 @@ impl App {
         page: &PageRequest,
     ) -> AppResult<Page<RouterKeyView>> {
         let mut conn = self.store().acquire().await?;
-        self.router_service(&mut conn, principal, service_id, false)
+        self.router_service(&mut conn, principal, service_id, LIST)
             .await?;
         let rows = store::list_keys(
             &mut *conn,
@@ -158,7 +151,7 @@ impl App {
         key_id: &str,
     ) -> AppResult<RouterKeyView> {
         let mut tx = self.store().begin_write().await?;
-        self.router_service(&mut tx, principal, service_id, false)
+        self.router_service(&mut tx, principal, service_id, REVOKE)
             .await?;
         let (key, changed) = store::revoke_key(&mut tx, service_id, key_id, now_ms())
             .await?

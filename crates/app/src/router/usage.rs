@@ -69,7 +69,7 @@ impl App {
             None => None,
         };
         let mut conn = self.store().acquire().await?;
-        self.router_service(&mut conn, principal, service_id, false)
+        self.router_service(&mut conn, principal, service_id, super::keys::USAGE)
             .await?;
         let from = since_ms.unwrap_or(0);
         let total = store::usage(&mut *conn, service_id, from, UsageGroup::Total).await?;
