@@ -1,5 +1,6 @@
 //! Crash recovery of the compiled binary: a provisioning job interrupted by SIGKILL completes after a
-//! restart, with exactly one service and the provider's idempotent result, and the books balance.
+//! restart, with exactly one service and the provider's idempotent result; a router reservation left
+//! by a SIGKILL mid-stream is released by the sweeper after the restart; the books balance.
 //! Runs on SQLite, and on PostgreSQL when AGENT_STORE_TEST_POSTGRES_URL is set.
 
 #![allow(
@@ -10,6 +11,8 @@
 )]
 
 mod common;
+#[allow(dead_code, reason = "shared with the router suites")]
+mod router_support;
 
 use std::time::Duration;
 
@@ -145,6 +148,165 @@ async fn a_provisioning_job_killed_mid_call_completes_after_restart_without_a_du
         2,
         "claimed once before the crash and once after"
     );
+    let problems = agent_store_store::invariants::check(store.pool())
+        .await
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    store.close().await;
+}
+
+/// Wait (bounded) for the purchase to leave `provisioning`; returns it.
+async fn settled_purchase(client: &reqwest::Client, base: &str, key: &str, id: &str) -> Value {
+    for _ in 0..150 {
+        let purchase =
+            get(client, &format!("{base}/v1/agent/purchases/{id}"), key).await["purchase"].clone();
+        if purchase["status"] != "provisioning" {
+            return purchase;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("purchase {id} still provisioning after 15 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_reservation_left_by_a_killed_server_is_released_by_the_sweeper_after_restart() {
+    let mock = router_support::start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let url = agent_store_store::test_support::fresh_database_url(data)
+        .await
+        .unwrap();
+    // A model whose upstream sends one chunk and then hangs, and a sweeper that treats reservations
+    // older than 1 s as left by a crash.
+    let config = data.join("router.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[router]
+sweep_after_seconds = 1
+[[router.upstreams]]
+name = "mock"
+base_url = "{}"
+[[router.upstreams.models]]
+id = "m-hang"
+upstream_model = "mock-hang"
+input_price_micro_per_million = 1000000
+output_price_micro_per_million = 2000000
+context_tokens = 100000
+max_output_tokens = 1000
+"#,
+            mock.base_url
+        ),
+    )
+    .unwrap();
+    let args = [
+        "--demo",
+        "--database-url",
+        url.as_str(),
+        "--config",
+        config.to_str().unwrap(),
+    ];
+    let env = [("AGENT_STORE_JOBS__POLL_INTERVAL_MS", "100")];
+    let (child, base) = spawn_server_with_env(data, &args, &env);
+    let demo: Value = loop {
+        if let Ok(text) = std::fs::read_to_string(data.join("demo.json"))
+            && let Ok(v) = serde_json::from_str(&text)
+        {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let key = demo["agentApiKey"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{base}/v1/agent/purchases"))
+        .bearer_auth(&key)
+        .json(
+            &json!({"catalogItemId": "cat_router_credit_001", "quantity": 1,
+                      "configuration": {"creditAmountUsd": 5}, "idempotencyKey": "credits-1"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let purchase_id = created["purchase"]["id"].as_str().unwrap().to_owned();
+    let purchase = settled_purchase(&client, &base, &key, &purchase_id).await;
+    assert_eq!(purchase["status"], "completed", "{purchase}");
+    let service_id = purchase["serviceId"].as_str().unwrap().to_owned();
+    let minted: Value = client
+        .post(format!(
+            "{base}/v1/agent/services/{service_id}/router/api-keys"
+        ))
+        .bearer_auth(&key)
+        .json(&json!({"label": "crash"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let router_key = minted["routerApiKey"]["key"].as_str().unwrap().to_owned();
+
+    // A stream is in flight (its first chunk arrived) when the server is killed.
+    let response = client
+        .post(format!("{base}/openai/v1/chat/completions"))
+        .bearer_auth(&router_key)
+        .json(&json!({"model": "m-hang", "stream": true,
+                      "messages": [{"role": "user", "content": "never finishes"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let mut body = response.bytes_stream();
+    let first = futures_util::StreamExt::next(&mut body).await;
+    assert!(matches!(first, Some(Ok(_))), "the first chunk arrives");
+    let service = get(
+        &client,
+        &format!("{base}/v1/agent/services/{service_id}"),
+        &key,
+    )
+    .await;
+    let reserved = service["service"]["details"]["creditsReservedMicroUsd"]
+        .as_i64()
+        .unwrap();
+    assert!(reserved > 0, "the request holds a reservation: {service}");
+    kill_hard(child);
+    drop(body);
+
+    let (child, base) = spawn_server_with_env(data, &args, &env);
+    let mut details = Value::Null;
+    for _ in 0..150 {
+        details = get(
+            &client,
+            &format!("{base}/v1/agent/services/{service_id}"),
+            &key,
+        )
+        .await["service"]["details"]
+            .clone();
+        if details["creditsReservedMicroUsd"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(details["creditsReservedMicroUsd"], 0, "{details}");
+    assert_eq!(
+        details["creditBalanceMicroUsd"], 5_000_000,
+        "nothing charged: {details}"
+    );
+    stop(child);
+
+    let store = Store::connect(&url, &StoreOptions::default())
+        .await
+        .unwrap();
+    let outcome: String =
+        sqlx::query_scalar("SELECT outcome FROM router_requests WHERE service_id = $1")
+            .bind(&service_id)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(outcome, "swept");
     let problems = agent_store_store::invariants::check(store.pool())
         .await
         .unwrap();

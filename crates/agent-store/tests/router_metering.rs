@@ -396,3 +396,104 @@ async fn an_exhausted_balance_is_refused_with_402_insufficient_credits() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_books_balance(s.app()).await;
 }
+
+#[tokio::test]
+async fn usage_beyond_the_reservation_is_charged_from_the_balance_but_never_below_zero() {
+    let (s, _mock) = start().await;
+    // Plenty of credits: the whole reported usage is charged, though it exceeds the reservation.
+    let rich = router_service(&s, 25).await;
+    let ok = chat(&s, &rich.router_key, hello("m-over")).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    wait_settled(&s, &rich.service_id).await;
+    let reserved: i64 = sqlx::query_scalar(
+        "SELECT reserved_micro FROM router_requests WHERE service_id = $1 AND outcome = 'ok'",
+    )
+    .bind(&rich.service_id)
+    .fetch_one(s.app().store().pool())
+    .await
+    .unwrap();
+    let cost = OVER_PROMPT + 2 * COMPLETION;
+    assert!(
+        reserved < cost,
+        "the mock must exceed the reservation ({reserved} >= {cost})"
+    );
+    assert_eq!(charged_total(&s, &rich.service_id).await, cost);
+    assert_eq!(balances(&s, &rich.service_id).await, (CREDITS - cost, 0));
+
+    // 5 USD of credits against a 5.00004 USD answer: everything there is charged, nothing more.
+    let poor = router_service(&s, 5).await;
+    let ok = chat(&s, &poor.router_key, hello("m-over-pricey")).await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    wait_settled(&s, &poor.service_id).await;
+    assert_eq!(charged_total(&s, &poor.service_id).await, 5_000_000);
+    assert_eq!(balances(&s, &poor.service_id).await, (0, 0));
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT cost_micro FROM router_requests WHERE service_id = $1 AND outcome = 'ok'",
+    )
+    .bind(&poor.service_id)
+    .fetch_one(s.app().store().pool())
+    .await
+    .unwrap();
+    assert_eq!(logged, 5_000_000, "the log shows what was charged");
+    // The empty service refuses the next request instead of going negative.
+    let refused = chat(&s, &poor.router_key, hello("sandbox/echo")).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::PAYMENT_REQUIRED,
+        "{}",
+        refused.text
+    );
+    assert_books_balance(s.app()).await;
+}
+
+#[tokio::test]
+async fn a_router_key_over_its_rate_limit_gets_an_openai_429_with_retry_after() {
+    let mock = start_mock().await;
+    let m = mock.clone();
+    // The production defaults (the harness raises them for other tests): a bucket of 40 requests
+    // refilled at 20 per second, so 120 requests sent at once cannot all pass unless they took 4 s.
+    let s = TestServer::start_with(move |c| {
+        configure(c, &m);
+        c.limits = agent_store_app::config::LimitsConfig::default();
+    })
+    .await;
+    let r = router_service(&s, 5).await;
+    let replies =
+        futures_util::future::join_all((0..120).map(|_| s.get("/openai/v1/models", &r.router_key)))
+            .await;
+    let ok = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    let limited: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert_eq!(ok + limited.len(), 120, "only 200 or 429");
+    assert!(ok >= 40, "the burst is served: {ok}");
+    let first = limited
+        .first()
+        .expect("requests over the burst are refused");
+    assert_eq!(first.body["error"]["type"], "rate_limit_error");
+    assert_eq!(first.body["error"]["code"], "rate_limited");
+    let retry: u64 = first.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    // The limit is per key: a second key on the same service is not affected.
+    let other = s
+        .post(
+            &format!("/v1/agent/services/{}/router/api-keys", r.service_id),
+            &r.agent_key,
+            json!({"label": "second"}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED, "{}", other.text);
+    let key2 = other.body["routerApiKey"]["key"].as_str().unwrap();
+    assert_eq!(
+        s.get("/openai/v1/models", key2).await.status,
+        StatusCode::OK
+    );
+}

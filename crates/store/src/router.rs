@@ -182,7 +182,7 @@ pub async fn mark_settled(
     let row = sqlx::query(
         "UPDATE router_requests SET status = 'settled', upstream = $2, prompt_tokens = $3, completion_tokens = $4,
              cost_micro = $5, outcome = $6, latency_ms = $7, settled_at = $8
-         WHERE id = $1 AND status = 'reserved' AND reserved_micro >= $5
+         WHERE id = $1 AND status = 'reserved'
          RETURNING account_id, service_id, reserved_micro",
     )
     .bind(id)
@@ -286,16 +286,20 @@ pub async fn credits_purchased(conn: &mut AnyConnection, service_id: &str) -> St
     Ok(row.try_get(0)?)
 }
 
-/// The reservation of a request that is still `reserved` (`None` once settled or if unknown).
-pub async fn reserved_of_open(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<i64>> {
+/// The reservation and service of a request that is still `reserved` (`None` once settled or if
+/// unknown).
+pub async fn reserved_of_open(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> StoreResult<Option<(i64, String)>> {
     let row = sqlx::query(
-        "SELECT reserved_micro FROM router_requests WHERE id = $1 AND status = 'reserved'",
+        "SELECT reserved_micro, service_id FROM router_requests WHERE id = $1 AND status = 'reserved'",
     )
     .bind(id)
     .fetch_optional(conn)
     .await?;
     match row {
-        Some(row) => Ok(Some(row.try_get(0)?)),
+        Some(row) => Ok(Some((row.try_get(0)?, row.try_get(1)?))),
         None => Ok(None),
     }
 }

@@ -52,6 +52,9 @@ impl Mock {
 /// Usage every `mock-ok` answer reports.
 pub const PROMPT: i64 = 10;
 pub const COMPLETION: i64 = 20;
+/// Prompt tokens `mock-over` reports: far more than any test request has bytes, so its usage exceeds
+/// the worst case the router reserved.
+pub const OVER_PROMPT: i64 = 5000;
 /// `mock-slow` streams this many content chunks, one every 20 ms, then reports this usage.
 pub const SLOW_CHUNKS: i64 = 40;
 
@@ -81,6 +84,22 @@ async fn completions(State(state): State<Arc<MockState>>, Json(body): Json<Value
         )
             .into_response(),
         "mock-500" => (StatusCode::INTERNAL_SERVER_ERROR, "upstream exploded").into_response(),
+        "mock-over" => Json(json!({
+            "id": "chatcmpl-mock", "object": "chat.completion", "created": 1, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "a long prompt"},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": OVER_PROMPT, "completion_tokens": COMPLETION,
+                      "total_tokens": OVER_PROMPT + COMPLETION}}))
+        .into_response(),
+        "mock-hang" => {
+            // One chunk, then nothing for a minute: a request still in flight when its server dies.
+            let model2 = model.clone();
+            let stream = async_stream(move |tx| async move {
+                let _ = tx.send(Ok(Bytes::from(sse(vec![chunk(&model2, json!({"role": "assistant", "content": "partial"}), Value::Null)])))).await;
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            });
+            ([("content-type", "text/event-stream")], Body::from_stream(stream)).into_response()
+        }
         "mock-ok" if !streaming => Json(json!({
             "id": "chatcmpl-mock", "object": "chat.completion", "created": 1, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello from mock"},
@@ -205,6 +224,13 @@ pub fn configure(config: &mut Config, mock: &Mock) {
                     output_price_micro_per_million: 100_000_000,
                     ..model("m-mid-slow", "mock-slow", &[], &[])
                 },
+                model("m-over", "mock-over", &[], &[]),
+                // 1000 micro-USD per prompt token: a `mock-over` answer costs 5 USD and 40 micro-USD.
+                ModelConfig {
+                    input_price_micro_per_million: 1_000_000_000,
+                    ..model("m-over-pricey", "mock-over", &[], &[])
+                },
+                model("m-hang", "mock-hang", &[], &[]),
             ],
         },
         UpstreamConfig {

@@ -189,12 +189,12 @@ impl App {
         }
     }
 
-    /// Settle a request: charge `settlement.cost_micro` (at most the reservation) and release the
-    /// rest. Retried a few times on database errors; a request that still cannot be settled is
+    /// Settle a request: charge `settlement.cost_micro` (beyond the reservation only as far as the
+    /// balance goes) and release the rest. Retried a few times on database errors; a request that still cannot be settled is
     /// released later by the sweeper. Returns whether this call settled it.
-    pub(crate) async fn settle(&self, request_id: &str, mut settlement: Settlement) -> bool {
+    pub(crate) async fn settle(&self, request_id: &str, settlement: Settlement) -> bool {
         for attempt in 0..5u32 {
-            match self.try_settle(request_id, &mut settlement).await {
+            match self.try_settle(request_id, &settlement).await {
                 Ok(settled) => return settled,
                 Err(err) => {
                     tracing::warn!(request_id, attempt, error = %err, "router settlement failed; retrying");
@@ -205,37 +205,56 @@ impl App {
         false
     }
 
-    async fn try_settle(&self, request_id: &str, s: &mut Settlement) -> AppResult<bool> {
+    async fn try_settle(&self, request_id: &str, reported: &Settlement) -> AppResult<bool> {
+        // The charge may be lowered below; a retry starts again from what was reported.
+        let mut s = reported.clone();
         let mut tx = self.store().begin_write().await?;
-        let Some(reserved_micro) = store::reserved_of_open(&mut tx, request_id).await? else {
-            return Ok(false);
-        };
-        if s.cost_micro > reserved_micro {
-            // The reservation is the most a request can cost; an upstream reporting more tokens than
-            // the worst-case estimate is charged the reservation (and logged for the operator).
-            tracing::warn!(
-                request_id,
-                cost = s.cost_micro,
-                reserved = reserved_micro,
-                "router usage exceeded its reservation; charging the reservation"
-            );
-            s.cost_micro = reserved_micro;
-        }
-        let Some((account_id, service_id, reserved)) =
-            store::mark_settled(&mut tx, request_id, s).await?
+        let Some((reserved_micro, open_service_id)) =
+            store::reserved_of_open(&mut tx, request_id).await?
         else {
             return Ok(false);
         };
-        if reserved > 0 {
-            let mut postings = vec![(store::reserved_account(&service_id), -reserved)];
+        // An upstream can report more tokens than the worst case reserved (a tokenizer that counts
+        // more tokens than the request has bytes, or an upstream ignoring max_tokens). The tokens were
+        // served, so the excess is charged from the service's balance, but never more than is there:
+        // credits that do not exist are never spent, and a shortfall is logged for the operator.
+        let mut extra = 0;
+        if s.cost_micro > reserved_micro {
+            let available =
+                ledger::balance(&mut *tx, &ledger::service_account(&open_service_id)).await?;
+            extra = (s.cost_micro - reserved_micro).min(available.max(0));
+            if s.cost_micro - reserved_micro > extra {
+                tracing::warn!(
+                    request_id,
+                    cost = s.cost_micro,
+                    reserved = reserved_micro,
+                    charged = reserved_micro + extra,
+                    "router usage exceeded its reservation and the remaining balance; the shortfall is not charged"
+                );
+            }
+            s.cost_micro = reserved_micro + extra;
+        }
+        let Some((account_id, service_id, reserved)) =
+            store::mark_settled(&mut tx, request_id, &s).await?
+        else {
+            return Ok(false);
+        };
+        if reserved > 0 || extra > 0 {
+            let mut postings = Vec::with_capacity(4);
+            if reserved > 0 {
+                postings.push((store::reserved_account(&service_id), -reserved));
+            }
+            if extra > 0 {
+                // Conditional debit: if another request took the balance meanwhile (PostgreSQL), the
+                // post fails and settle() retries with a fresh balance.
+                postings.push((ledger::service_account(&service_id), -extra));
+            }
             if s.cost_micro > 0 {
                 postings.push((ledger::REVENUE.to_owned(), s.cost_micro));
             }
-            if reserved - s.cost_micro > 0 {
-                postings.push((
-                    ledger::service_account(&service_id),
-                    reserved - s.cost_micro,
-                ));
+            let released = reserved + extra - s.cost_micro;
+            if released > 0 {
+                postings.push((ledger::service_account(&service_id), released));
             }
             let agent_id = agent_store_store::services::get_by_id(&mut *tx, &service_id)
                 .await?
@@ -278,7 +297,7 @@ impl App {
                 latency_ms: 0,
                 settled_at: now,
             };
-            if self.try_settle(&id, &mut settlement.clone()).await? {
+            if self.try_settle(&id, &settlement).await? {
                 tracing::warn!(request_id = %id, "released a router reservation left by a crash");
             }
         }
