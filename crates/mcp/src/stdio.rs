@@ -26,30 +26,56 @@ pub async fn serve(base_url: &str, api_key: SecretString) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// The forwarder's HTTP client is built without TLS (the workspace's reqwest has no TLS backend yet),
-/// so an https:// URL is refused at start with what to do instead, rather than failing every call.
+/// Refuse a base URL that is not http(s) at start, with an example, rather than failing every call.
 fn check_base_url(base_url: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
-        !base_url.starts_with("https://"),
-        "{ENV_BASE_URL}: https:// is not supported by this build's stdio forwarder (no TLS); connect \
-         the MCP client to the server's hosted /mcp endpoint over https instead, or use http://"
-    );
-    anyhow::ensure!(
-        base_url.starts_with("http://"),
-        "{ENV_BASE_URL} must be an http:// URL, e.g. {DEFAULT_BASE_URL}"
+        base_url.starts_with("http://") || base_url.starts_with("https://"),
+        "{ENV_BASE_URL} must be an http:// or https:// URL, e.g. {DEFAULT_BASE_URL}"
     );
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::AsyncReadExt;
+
     use super::*;
 
     #[test]
-    fn only_plain_http_base_urls_are_accepted() {
+    fn http_and_https_base_urls_are_accepted_and_others_refused() {
         assert!(check_base_url(DEFAULT_BASE_URL).is_ok());
-        let err = check_base_url("https://store.example.com/v1/agent").unwrap_err();
-        assert!(err.to_string().contains("hosted /mcp"), "{err}");
-        assert!(check_base_url("store.example.com").is_err());
+        assert!(check_base_url("https://store.example.com/v1/agent").is_ok());
+        let err = check_base_url("store.example.com").unwrap_err();
+        assert!(err.to_string().contains(ENV_BASE_URL), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_forwarder_opens_https_connections_with_a_tls_handshake() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let first_bytes = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut record = [0_u8; 3];
+            socket.read_exact(&mut record).await.unwrap();
+            record
+        });
+        let backend = HttpBackend::new(
+            &format!("https://{addr}/v1/agent"),
+            SecretString::from("ask_live_x.y".to_owned()),
+        )
+        .unwrap();
+        let call = tokio::spawn(async move {
+            let request = crate::request::ApiRequest::get(&["wallet"]);
+            crate::request::Backend::send(&backend, request, &rmcp::model::Extensions::default())
+                .await
+        });
+        let record = first_bytes.await.unwrap();
+        // A TLS handshake record (content type 22) of TLS 1.x: the client speaks TLS, not plain HTTP.
+        assert_eq!(record[0], 22, "{record:?}");
+        assert_eq!(record[1], 3, "{record:?}");
+        assert!(
+            call.await.unwrap().is_err(),
+            "the server hung up mid-handshake"
+        );
     }
 }

@@ -29,6 +29,7 @@ pub enum ChatReply {
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
     pub body: Value,
+    /// The model's id (an alias resolved), as the request log records it.
     pub model: String,
     pub routes: Vec<Route>,
     pub streaming: bool,
@@ -151,6 +152,13 @@ fn prepare(app: &App, body: Value) -> Result<Prepared, RouterError> {
     if routes.is_empty() {
         return Err(RouterError::ModelNotFound(model));
     }
+    // Usage is logged under the model's id, so an alias and its id add up to one line.
+    let model = app
+        .router_runtime()
+        .models
+        .canonical_id(&model)
+        .unwrap_or(&model)
+        .to_owned();
     let size = serde_json::to_vec(&body).map(|v| v.len()).unwrap_or(0);
     Ok(Prepared {
         prompt_estimate: i64::try_from(size).unwrap_or(i64::MAX),

@@ -136,6 +136,11 @@ impl ModelTable {
         }
     }
 
+    /// The id of the model `name` (an id or alias) names, if known.
+    pub fn canonical_id<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.canonical(name)
+    }
+
     /// Every route for `name` (an id or alias), in the order to try them; empty if unknown.
     pub fn routes(&self, name: &str) -> Vec<Route> {
         let Some(id) = self.canonical(name) else {
