@@ -26,7 +26,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// Deserialize JSON, naming the offending field on failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // Every body of the API is an object. serde's derived structs would also accept a JSON array
+    // (fields by position: `[null]` read as an empty policy), so anything else is refused up front.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::invalid("body", "must be a JSON object"));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
@@ -168,4 +170,38 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
                 ApiError::invalid("body", "could not be read")
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code, reason = "only parsed")]
+        limit: Option<i64>,
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_json_object_is_refused_even_where_serde_would_take_an_array() {
+        for bad in [
+            &b"[null]"[..],
+            b" [1]",
+            b"null",
+            b"42",
+            b"\"x\"",
+            b"",
+            b"  ",
+        ] {
+            let err = parse_json::<Body>(bad).unwrap_err();
+            assert!(
+                format!("{err:?}").contains("must be a JSON object"),
+                "{}: {err:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(parse_json::<Body>(b" {\"limit\": 1}").is_ok());
+        assert!(parse_json::<Body>(b"{\"limit\": 1} x").is_err());
+    }
 }

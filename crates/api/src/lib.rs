@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openai;
+pub mod openapi;
 pub mod request_id;
 pub mod routes;
 
@@ -88,6 +89,7 @@ pub fn router(app: App) -> Router {
             ),
         );
     }
+    openapi::add_common_responses(&mut openapi);
     let openapi_json: Arc<str> = openapi.to_json().unwrap_or_default().into();
 
     let mcp = mcp_router(&app, auth(Audience::Agent));
