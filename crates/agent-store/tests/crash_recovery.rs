@@ -11,7 +11,6 @@
 )]
 
 mod common;
-#[allow(dead_code, reason = "shared with the router suites")]
 mod router_support;
 
 use std::time::Duration;
