@@ -107,7 +107,7 @@ try {
     const after = await page.getByTestId("balance").innerText();
     const cents = (t) => Math.round(Number(t.replace(/[$,]/g, "")) * 100);
     check(cents(after) - cents(balanceBefore) === 10000, `balance went from ${balanceBefore} to ${after}`);
-    await page.getByRole("cell", { name: /Wallet funding of 100.00 USD/ }).waitFor();
+    await page.getByRole("cell", { name: /Wallet funding of 100.00 USD/ }).first().waitFor();
     await shot("04-wallet");
   });
 
