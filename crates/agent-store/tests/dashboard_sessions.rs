@@ -1,6 +1,13 @@
 //! Dashboard sign-in, sessions, CSRF and login throttling, and the Account API over the session
 //! cookie, against the real server on port 0.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
 mod common;
 
 use common::{Owner, TestServer};

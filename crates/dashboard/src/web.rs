@@ -77,6 +77,10 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Refuse a form whose CSRF token (field `csrf`, or the `X-CSRF-Token` header htmx sends) is not the
 /// session's.
+#[expect(
+    clippy::result_large_err,
+    reason = "the refusal page is the cold path; handlers return it as is with `?`-like early returns"
+)]
 pub fn check_csrf(
     authed: &Authed,
     headers: &HeaderMap,
