@@ -9,117 +9,15 @@
 )]
 
 mod common;
+mod dashboard_support;
 
-use common::{Owner, TestServer};
+use common::TestServer;
+use dashboard_support::{
+    FORM, PASSWORD, browser, cookie_pair, form, set_cookie, sign_in, try_sign_in,
+};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, RETRY_AFTER};
 use serde_json::json;
-
-const PASSWORD: &str = "correct horse battery";
-const FORM: &str = "application/x-www-form-urlencoded";
-
-/// An urlencoded form body, as a browser sends it.
-fn form(pairs: &[(&str, &str)]) -> String {
-    let encode = |text: &str| {
-        text.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".to_owned(),
-                other => format!("%{other:02X}"),
-            })
-            .collect::<String>()
-    };
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// A browser without a cookie jar: we pass cookies ourselves to see exactly what is sent.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The `Set-Cookie` header for `name`, if any.
-fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
-}
-
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_owned()
-}
-
-/// The value of the first hidden `csrf` field in a page.
-fn csrf_field(html: &str) -> String {
-    let start = html
-        .find("name=\"csrf\" value=\"")
-        .expect("page has a csrf field")
-        + 19;
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-/// The login form's CSRF cookie and field.
-async fn login_form(s: &TestServer, client: &reqwest::Client) -> (String, String) {
-    let page = client
-        .get(format!("{}/dashboard/login", s.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let cookie = cookie_pair(&set_cookie(&page, "agent_store_login_csrf").unwrap());
-    let html = page.text().await.unwrap();
-    assert!(html.contains("<label for=\"email\">Email</label>"));
-    (cookie, csrf_field(&html))
-}
-
-async fn try_sign_in(
-    s: &TestServer,
-    client: &reqwest::Client,
-    email: &str,
-    password: &str,
-) -> reqwest::Response {
-    let (cookie, csrf) = login_form(s, client).await;
-    client
-        .post(format!("{}/dashboard/login", s.base))
-        .header(COOKIE, cookie)
-        .header(CONTENT_TYPE, FORM)
-        .body(form(&[
-            ("email", email),
-            ("password", password),
-            ("csrf", csrf.as_str()),
-        ]))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Sign in; returns the session cookie pair and the session's CSRF token (read from a page).
-async fn sign_in(s: &TestServer, client: &reqwest::Client, owner: &Owner) -> (String, String) {
-    let response = try_sign_in(s, client, &owner.email, PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let session = cookie_pair(&set_cookie(&response, "agent_store_session").unwrap());
-    let page = client
-        .get(format!("{}/dashboard", s.base))
-        .header(COOKIE, &session)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let csrf = csrf_field(&page.text().await.unwrap());
-    (session, csrf)
-}
 
 #[tokio::test]
 async fn signing_in_sets_an_httponly_samesite_session_cookie_and_opens_the_overview() {

@@ -16,7 +16,7 @@ pub async fn spend_per_day<'c, E: Executor<'c, Database = Any>>(
     let rows = sqlx::query(
         "SELECT CAST(created_at / $3 AS BIGINT) AS day, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT)
          FROM spends WHERE account_id = $1 AND created_at >= $2 AND status IN ('held', 'captured')
-         GROUP BY CAST(created_at / $3 AS BIGINT) ORDER BY 1",
+         GROUP BY 1 ORDER BY 1",
     )
     .bind(account_id)
     .bind(since)
