@@ -236,8 +236,39 @@ try {
     await shot("17-checkout-bought");
   });
 
+  await step("the Account API works with the session cookie (and wants the CSRF header)", async () => {
+    let status = "";
+    for (let i = 0; i < 50 && status !== "Completed"; i++) {
+      await page.reload();
+      status = await page.getByTestId("purchase-status").innerText();
+      if (status !== "Completed") await page.waitForTimeout(200);
+    }
+    check(status === "Completed", `the credits purchase completes (status ${status})`);
+    const serviceId = await page.getByRole("link", { name: /^svc_/ }).first().innerText();
+    const csrf = await page.locator('input[name="csrf"]').first().inputValue();
+    const path = `${origin}/v1/account/services/${serviceId}/router/api-keys`;
+    // page.request carries the browser's cookies, like a script on the page would.
+    expectingRefusal = true;
+    const refused = await page.request.post(path, { data: { label: "no-csrf" } });
+    expectingRefusal = false;
+    check(refused.status() === 403, `without X-CSRF-Token the cookie is not enough (${refused.status()})`);
+    const created = await page.request.post(path, { data: { label: "browser" }, headers: { "X-CSRF-Token": csrf } });
+    check(created.status() === 201, `router key created with the session (${created.status()})`);
+    const routerKey = (await created.json()).routerApiKey.key;
+    const completion = await fetch(`${origin}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${routerKey}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "sandbox/echo", messages: [{ role: "user", content: "hello dashboard" }] }),
+    });
+    check(completion.status === 200, `a router completion works (${completion.status})`);
+    await nav("Router usage");
+    await page.getByRole("img", { name: "Router cost per model" }).waitFor();
+    check((await page.getByRole("row", { name: /sandbox\/echo/ }).count()) === 1, "usage per model lists the model");
+    await shot("18-usage");
+  });
+
   await step("every other page renders", async () => {
-    for (const [label, name] of [["Router usage", "18-usage"], ["Audit log", "19-audit"], ["Wallet", "20-wallet-after"], ["Overview", "21-overview-after"]]) {
+    for (const [label, name] of [["Audit log", "19-audit"], ["Wallet", "20-wallet-after"], ["Overview", "21-overview-after"]]) {
       await nav(label);
       await shot(name);
     }
