@@ -227,6 +227,8 @@ try {
   await step("buy as the account (dashboard checkout)", async () => {
     await nav("Buy");
     await page.getByLabel("Catalog item").selectOption("cat_router_credit_001");
+    await page.getByRole("button", { name: "Show fields" }).click();
+    check((await page.getByLabel("Configuration (JSON)").inputValue()).includes("creditAmountUsd"), "the item's fields are prefilled");
     await page.getByLabel("Configuration (JSON)").fill('{"creditAmountUsd": 5}');
     await page.getByRole("button", { name: "Get quote" }).click();
     await page.getByRole("heading", { name: /^Quote:/ }).waitFor();

@@ -41,6 +41,8 @@ pub struct QuoteShown {
 struct CheckoutPage {
     c: Chrome,
     items: Vec<ItemChoice>,
+    item_id: String,
+    item_name: String,
     quantity: String,
     configuration: String,
     required: String,
@@ -124,6 +126,12 @@ async fn page(
     let page = CheckoutPage {
         c: Chrome::new(app, authed, "checkout", "Buy as the account").await,
         items,
+        item_name: app
+            .catalog()
+            .item(&item)
+            .map(|i| i.name.clone())
+            .unwrap_or_default(),
+        item_id: item,
         quantity: input.quantity,
         configuration: input.configuration.unwrap_or(example),
         required,
