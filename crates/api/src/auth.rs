@@ -77,6 +77,10 @@ pub async fn require_credential(
 ) -> Response {
     let principal = match bearer_token(&request) {
         Some(token) => state.app.authenticate(token, state.audience).await,
+        None if state.audience == Audience::Account => {
+            let (token, unsafe_method, sent) = session_inputs(&request);
+            session_principal(state.app.clone(), token, unsafe_method, sent).await
+        }
         None => Err(agent_store_app::AppError::Unauthenticated),
     };
     let principal: Principal = match principal {
@@ -95,4 +99,55 @@ pub async fn require_credential(
         Ok(response) => response,
         Err(_) => ApiError::timeout().into_response(),
     }
+}
+
+/// The Account API also accepts the dashboard session cookie (SPEC section 12). Because a browser
+/// sends cookies by itself, an unsafe method must also carry the session's CSRF token in
+/// `X-CSRF-Token`; without it the request is refused as if unauthenticated.
+async fn session_principal(
+    app: App,
+    token: Option<String>,
+    unsafe_method: bool,
+    sent_csrf: String,
+) -> Result<Principal, agent_store_app::AppError> {
+    let token = token.ok_or(agent_store_app::AppError::Unauthenticated)?;
+    let session = app.authenticate_session(&token).await?;
+    if unsafe_method
+        && !agent_store_app::sessions::constant_time_eq(&sent_csrf, &session.csrf_token)
+    {
+        return Err(agent_store_app::AppError::Forbidden(
+            "a request authenticated by the dashboard session needs its CSRF token in X-CSRF-Token"
+                .to_owned(),
+        ));
+    }
+    Ok(session.principal)
+}
+
+/// The session cookie, whether the method is unsafe, and the `X-CSRF-Token` header (read before any
+/// await: a request body is not `Sync`, so no reference to the request may cross one).
+fn session_inputs(request: &Request) -> (Option<String>, bool, String) {
+    use agent_store_app::sessions::{CSRF_HEADER, SESSION_COOKIE};
+    let sent = request
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        cookie_value(request.headers(), SESSION_COOKIE),
+        !request.method().is_safe(),
+        sent,
+    )
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
 }

@@ -98,6 +98,8 @@ pub fn router(app: App) -> Router {
         .merge(api)
         .nest("/openai/v1", openai::router(app.clone(), limits.clone()))
         .merge(mcp)
+        // The account owner's web dashboard (/dashboard), over the same app functions.
+        .merge(agent_store_dashboard::router())
         .route("/healthz", get(routes::system::healthz))
         .route("/readyz", get(routes::system::readyz))
         .route(
