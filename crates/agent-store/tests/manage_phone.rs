@@ -267,17 +267,17 @@ async fn topups_are_policy_checked_spends() {
     let (agent_id, key) = s.agent(&owner, "caller").await;
     let service = buy_number(&s, &key, AGENT, json!(0)).await;
     let id = service["id"].as_str().unwrap();
-    put_policy(&s, &owner, &format!("/v1/account/agents/{agent_id}/policy"), json!({"maxPurchaseMinor": 1000})).await;
+    put_policy(&s, &owner, &format!("/agents/{agent_id}/policy"), json!({"maxPurchaseMinor": 1000})).await;
     let denied = topup(&s, &key, AGENT, id, json!({"amountUsd": 10.01, "idempotencyKey": "big"})).await;
     let error = assert_error(&denied, StatusCode::FORBIDDEN, "policy_denied");
     assert_eq!(reason_codes(&error["details"]["reasons"]), ["max_purchase_exceeded"]);
-    put_policy(&s, &owner, &format!("/v1/account/agents/{agent_id}/policy"), json!({"approvalRequiredAboveMinor": 500})).await;
+    put_policy(&s, &owner, &format!("/agents/{agent_id}/policy"), json!({"approvalRequiredAboveMinor": 500})).await;
     let approval = topup(&s, &key, AGENT, id, json!({"amountUsd": 6, "idempotencyKey": "needs-approval"})).await;
     let error = assert_error(&approval, StatusCode::FORBIDDEN, "policy_denied");
     assert_eq!(reason_codes(&error["details"]["reasons"]), ["approval_threshold"]);
     assert!(error["message"].as_str().unwrap().contains("approval"));
     // Refusals are not stored: after the owner lifts the limit the same key succeeds, once.
-    put_policy(&s, &owner, &format!("/v1/account/agents/{agent_id}/policy"), json!({"dailySpendLimitMinor": 1000})).await;
+    put_policy(&s, &owner, &format!("/agents/{agent_id}/policy"), json!({"dailySpendLimitMinor": 1000})).await;
     let allowed = topup(&s, &key, AGENT, id, json!({"amountUsd": 6, "idempotencyKey": "needs-approval"})).await;
     assert_eq!(allowed.status, StatusCode::CREATED, "{}", allowed.text);
     // Top-ups count against limits: 250 (rental) + 600 spent today, 200 more would pass 1000.
@@ -330,7 +330,7 @@ async fn phone_actions_refuse_what_the_gate_refuses() {
     let unknown = topup(&s, &key, AGENT, "svc_nope", good_topup.clone()).await;
     assert_error(&unknown, StatusCode::NOT_FOUND, "not_found");
     // Capabilities outside allowedActions.
-    put_policy(&s, &owner, &format!("/v1/account/agents/{agent_id}/policy"), json!({"allowedActions": ["phone:call-log:read"]})).await;
+    put_policy(&s, &owner, &format!("/agents/{agent_id}/policy"), json!({"allowedActions": ["phone:call-log:read"]})).await;
     let refused = topup(&s, &key, AGENT, &id, good_topup.clone()).await;
     assert_error(&refused, StatusCode::FORBIDDEN, "capability_not_allowed");
     for read in ["phone/messages", "phone/messages/msg_x", "phone/missed-calls"] {
@@ -339,7 +339,7 @@ async fn phone_actions_refuse_what_the_gate_refuses() {
     }
     let allowed = s.get(&format!("/v1/agent/services/{id}/phone/calls"), &key).await;
     assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.text);
-    put_policy(&s, &owner, &format!("/v1/account/agents/{agent_id}/policy"), json!({})).await;
+    put_policy(&s, &owner, &format!("/agents/{agent_id}/policy"), json!({})).await;
     // Invalid values, each field named.
     for (body, field) in [
         (json!({"idempotencyKey": "v"}), "amountUsd"),

@@ -200,18 +200,18 @@ async fn expansions_are_idempotent_policy_checked_spends() {
     let mismatch = s.post(&expand, &key, json!({"capacityGb": 400, "idempotencyKey": "grow"})).await;
     assert_error(&mismatch, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_mismatch");
     // Policies: over the per-spend maximum, or needing approval, is refused; nothing is charged.
-    put_policy(&s, &owner, &format!("/v1/account/agents/{agent_id}/policy"), json!({"maxPurchaseMinor": 500})).await;
+    put_policy(&s, &owner, &format!("/agents/{agent_id}/policy"), json!({"maxPurchaseMinor": 500})).await;
     let denied = s.post(&expand, &key, json!({"capacityGb": 400, "idempotencyKey": "grow-2"})).await;
     let error = assert_error(&denied, StatusCode::FORBIDDEN, "policy_denied");
     assert_eq!(reason_codes(&error["details"]["reasons"]), ["max_purchase_exceeded"]);
-    put_policy(&s, &owner, &format!("/v1/account/agents/{agent_id}/policy"), json!({"approvalRequiredAboveMinor": 500})).await;
+    put_policy(&s, &owner, &format!("/agents/{agent_id}/policy"), json!({"approvalRequiredAboveMinor": 500})).await;
     let approval = s.post(&expand, &key, json!({"capacityGb": 400, "idempotencyKey": "grow-2"})).await;
     let error = assert_error(&approval, StatusCode::FORBIDDEN, "policy_denied");
     assert_eq!(reason_codes(&error["details"]["reasons"]), ["approval_threshold"]);
     let capacity = s.get(&format!("/v1/agent/services/{volume}"), &key).await;
     assert_eq!(capacity.body["service"]["details"]["capacityGb"], 300);
     assert_eq!(wallet(&s, &key, AGENT).await.0, before - amount);
-    put_policy(&s, &owner, &format!("/v1/account/agents/{agent_id}/policy"), json!({})).await;
+    put_policy(&s, &owner, &format!("/agents/{agent_id}/policy"), json!({})).await;
     // Not enough money.
     let poor = s.owner().await;
     fund(&s, &poor, 1100).await;
@@ -274,7 +274,7 @@ async fn storage_actions_refuse_what_the_gate_refuses() {
     let reply = call(key.clone(), volume.clone(), owned(&actions[0])).await;
     assert_error(&reply, StatusCode::FORBIDDEN, "capability_not_allowed");
     // allowedActions: only snapshots allowed; attach, detach, expand and restore are refused.
-    put_policy(&s, &owner, &format!("/v1/account/agents/{agent_id}/policy"), json!({"allowedActions": ["storage:snapshot:create"]})).await;
+    put_policy(&s, &owner, &format!("/agents/{agent_id}/policy"), json!({"allowedActions": ["storage:snapshot:create"]})).await;
     for action in [&actions[1], &actions[2], &actions[3], &actions[6]] {
         let reply = call(key.clone(), volume.clone(), owned(action)).await;
         assert_error(&reply, StatusCode::FORBIDDEN, "capability_not_allowed");
@@ -282,7 +282,7 @@ async fn storage_actions_refuse_what_the_gate_refuses() {
     let reply = call(key.clone(), bucket.clone(), owned(&actions[0])).await;
     assert_error(&reply, StatusCode::FORBIDDEN, "capability_not_allowed");
     assert_eq!(call(key.clone(), volume.clone(), owned(&actions[5])).await.status, StatusCode::OK);
-    put_policy(&s, &owner, &format!("/v1/account/agents/{agent_id}/policy"), json!({})).await;
+    put_policy(&s, &owner, &format!("/agents/{agent_id}/policy"), json!({})).await;
     // Invalid values, each field named.
     let attach = path(&volume, "volume/attach");
     for (body, field) in [
