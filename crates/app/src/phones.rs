@@ -182,9 +182,9 @@ pub fn is_e164(text: &str) -> bool {
 fn since_ms(since: Option<&str>) -> AppResult<Option<i64>> {
     match since.filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(text) => parse_rfc3339(text).map(Some).ok_or_else(|| {
-            AppError::invalid_field("since", "must be an RFC 3339 timestamp")
-        }),
+        Some(text) => parse_rfc3339(text)
+            .map(Some)
+            .ok_or_else(|| AppError::invalid_field("since", "must be an RFC 3339 timestamp")),
     }
 }
 
@@ -280,7 +280,8 @@ impl App {
         let rental = self.rental_micro(&mut *conn, service).await?;
         let mut renews_at = service.renews_at;
         while let Some(due) = renews_at.filter(|d| *d <= now) {
-            let balance = ledger::balance(&mut *conn, &ledger::service_account(&service.id)).await?;
+            let balance =
+                ledger::balance(&mut *conn, &ledger::service_account(&service.id)).await?;
             let next = add_months(due, 1);
             if rental == 0 {
                 phone::advance_renewal(&mut *conn, &service.id, due, next, now).await?;
@@ -331,7 +332,9 @@ impl App {
         let max = self.config().phone.max_topup_minor;
         let amount_minor = match amount_usd {
             None => return Err(AppError::invalid_field("amountUsd", "is required")),
-            Some(v) => usd_value_to_minor(v).map_err(|m| AppError::invalid_field("amountUsd", &m))?,
+            Some(v) => {
+                usd_value_to_minor(v).map_err(|m| AppError::invalid_field("amountUsd", &m))?
+            }
         };
         if amount_minor < 1 || amount_minor > max {
             return Err(AppError::invalid_field(
@@ -366,7 +369,10 @@ impl App {
             ),
             detail: json!({}),
         };
-        let payment = match self.pay_for_service(&mut tx, principal, &request, now).await {
+        let payment = match self
+            .pay_for_service(&mut tx, principal, &request, now)
+            .await
+        {
             Ok(p) => p,
             Err(AppError::PolicyDenied { summary, reasons }) => {
                 drop(tx);
@@ -456,7 +462,12 @@ impl App {
         let rows = self
             .phone_events(principal, service_id, MESSAGES, filter, page)
             .await?;
-        Ok(Page::from_rows(rows, page, |e| e.id.clone(), MessageView::from))
+        Ok(Page::from_rows(
+            rows,
+            page,
+            |e| e.id.clone(),
+            MessageView::from,
+        ))
     }
 
     /// One inbound SMS.
@@ -497,13 +508,21 @@ impl App {
         let rows = self
             .phone_events(principal, service_id, action, filter, page)
             .await?;
-        Ok(Page::from_rows(rows, page, |e| e.id.clone(), CallView::from))
+        Ok(Page::from_rows(
+            rows,
+            page,
+            |e| e.id.clone(),
+            CallView::from,
+        ))
     }
 
     /// The signature the telephony webhook must carry for `body`: `sha256=` and the hex HMAC-SHA256
     /// of the body under a key derived from the server secret.
     pub fn telephony_webhook_signature(&self, body: &str) -> String {
-        format!("sha256={}", self.pepper().hash(&format!("telephony-webhook\n{body}")))
+        format!(
+            "sha256={}",
+            self.pepper().hash(&format!("telephony-webhook\n{body}"))
+        )
     }
 
     /// Receive one webhook from the telephony provider: verify its signature, parse the event and
@@ -565,7 +584,12 @@ impl App {
         }
         let config = &self.config().phone;
         let (id, status, duration, price) = if kind == "sms" {
-            (new_id(IdKind::Message), "received", 0, config.sms_inbound_micro_usd)
+            (
+                new_id(IdKind::Message),
+                "received",
+                0,
+                config.sms_inbound_micro_usd,
+            )
         } else if event.answered == Some(true) {
             let seconds = event.duration_seconds.unwrap_or(0).max(0);
             let minutes = (seconds + 59) / 60;
@@ -613,7 +637,9 @@ impl App {
             created_at: now,
         };
         if !phone::insert_event(&mut tx, &record).await? {
-            return Err(AppError::Internal("inbound event recorded twice".to_owned()));
+            return Err(AppError::Internal(
+                "inbound event recorded twice".to_owned(),
+            ));
         }
         let mut service_status = service.status.clone();
         if price > 0 && ledger::balance(&mut *tx, &balance_account).await? == 0 {
@@ -674,7 +700,10 @@ impl App {
                 } else if answered && duration == 0 {
                     fields.push("durationSeconds", "must be at least 1 for an answered call");
                 } else if !answered && duration != 0 {
-                    fields.push("durationSeconds", "must be 0 (or left out) for a missed call");
+                    fields.push(
+                        "durationSeconds",
+                        "must be 0 (or left out) for a missed call",
+                    );
                 }
                 InboundTraffic::Call {
                     from: request.from.clone(),
@@ -713,7 +742,9 @@ impl App {
         }
         let details: Value = serde_json::from_str(&service.details).unwrap_or(Value::Null);
         let Some(number) = details.get("phoneNumber").and_then(Value::as_str) else {
-            return Err(AppError::Conflict("the number has no phone number yet".to_owned()));
+            return Err(AppError::Conflict(
+                "the number has no phone number yet".to_owned(),
+            ));
         };
         let body = self
             .providers()
@@ -721,7 +752,8 @@ impl App {
             .simulate_inbound(number, &traffic)
             .map_err(|e| AppError::ProviderError(e.to_string()))?;
         let signature = self.telephony_webhook_signature(&body);
-        self.receive_telephony_webhook(&body, Some(&signature)).await
+        self.receive_telephony_webhook(&body, Some(&signature))
+            .await
     }
 
     /// The worker's duty: take due monthly rentals from active numbers' balances (suspending those

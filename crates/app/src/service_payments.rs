@@ -11,11 +11,11 @@
 
 use agent_store_core::ids::{IdKind, new_id};
 use agent_store_core::policy::{Decision, Spend};
+use agent_store_store::AnyConnection;
 use agent_store_store::ledger::{self, NewTransaction, PostError};
 use agent_store_store::service_payments::{self, ServicePayment};
 use agent_store_store::services::Service;
 use agent_store_store::spends::{self, NewSpend};
-use agent_store_store::AnyConnection;
 use serde_json::{Value, json};
 
 use crate::audit::{self, Change};

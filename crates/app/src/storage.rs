@@ -171,7 +171,10 @@ impl App {
     ) -> AppResult<BucketCredentialsView> {
         let mut fields = agent_store_core::FieldErrors::new();
         let label = label.unwrap_or("default").trim().to_owned();
-        if label.is_empty() || label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control) {
+        if label.is_empty()
+            || label.chars().count() > MAX_LABEL_LEN
+            || label.chars().any(char::is_control)
+        {
             fields.push("label", "must be 1 to 100 printable characters");
         }
         let access = access.unwrap_or("read_write");
@@ -267,7 +270,10 @@ impl App {
             )));
         }
         let mut details = details_of(&service);
-        let region = details.get("region").and_then(Value::as_str).unwrap_or_default();
+        let region = details
+            .get("region")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let server_region = details_of(&server)
             .get("region")
             .and_then(Value::as_str)
@@ -352,11 +358,18 @@ impl App {
     /// The prorated price of growing `service` to `capacity_gb`: the monthly price difference
     /// (priced by the catalog, which also validates the capacity) times the part of the current
     /// billing month that is left, rounded up to the cent. Returns (current GB, amount in cents).
-    fn expansion_price(&self, service: &Service, capacity_gb: i64, now: i64) -> AppResult<(i64, i64)> {
+    fn expansion_price(
+        &self,
+        service: &Service,
+        capacity_gb: i64,
+        now: i64,
+    ) -> AppResult<(i64, i64)> {
         let item = self
             .catalog()
             .item(&service.catalog_item_id)
-            .ok_or_else(|| AppError::Conflict("the volume's catalog item is no longer offered".to_owned()))?;
+            .ok_or_else(|| {
+                AppError::Conflict("the volume's catalog item is no longer offered".to_owned())
+            })?;
         let configuration: Value =
             serde_json::from_str(&service.configuration).unwrap_or_else(|_| json!({}));
         let current = details_of(service)
@@ -409,9 +422,9 @@ impl App {
     ) -> AppResult<StoredResponse> {
         let capacity_gb = match capacity_gb {
             None => return Err(AppError::invalid_field("capacityGb", "is required")),
-            Some(v) => v
-                .as_i64()
-                .ok_or_else(|| AppError::invalid_field("capacityGb", "must be an integer number of GB"))?,
+            Some(v) => v.as_i64().ok_or_else(|| {
+                AppError::invalid_field("capacityGb", "must be an integer number of GB")
+            })?,
         };
         let scope = scope(principal);
         if let Some(replay) = self.idempotent_lookup(None, &scope, keyed).await? {
@@ -448,7 +461,10 @@ impl App {
                 ),
                 detail: json!({"fromCapacityGb": current, "toCapacityGb": capacity_gb}),
             };
-            match self.pay_for_service(&mut tx, principal, &request, now).await {
+            match self
+                .pay_for_service(&mut tx, principal, &request, now)
+                .await
+            {
                 Ok(p) => Some(p),
                 Err(AppError::PolicyDenied { summary, reasons }) => {
                     drop(tx);
@@ -464,7 +480,9 @@ impl App {
         let mut details = details_of(&service);
         details["capacityGb"] = json!(capacity_gb);
         let text = details.to_string();
-        if !storage_objects::swap_details(&mut tx, &service.id, &service.details, &text, now).await? {
+        if !storage_objects::swap_details(&mut tx, &service.id, &service.details, &text, now)
+            .await?
+        {
             return Err(AppError::Conflict(
                 "the volume was changed by another request; retry".to_owned(),
             ));
@@ -499,9 +517,22 @@ impl App {
         self.idempotent_store(&mut tx, &scope, keyed, 201, &body)
             .await?;
         commit(tx).await?;
-        if let Err(err) = self.providers().storage.expand_volume(&volume, capacity_gb).await {
-            self.undo_expansion(principal, &service, &text, payment.as_ref(), &scope, keyed, &err.to_string())
-                .await?;
+        if let Err(err) = self
+            .providers()
+            .storage
+            .expand_volume(&volume, capacity_gb)
+            .await
+        {
+            self.undo_expansion(
+                principal,
+                &service,
+                &text,
+                payment.as_ref(),
+                &scope,
+                keyed,
+                &err.to_string(),
+            )
+            .await?;
             return Err(provider_error(err));
         }
         Ok(StoredResponse {
@@ -512,7 +543,10 @@ impl App {
     }
 
     /// The provider refused a paid expansion: refund it, restore the capacity, release the key.
-    #[expect(clippy::too_many_arguments, reason = "the undo needs everything the expansion changed")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the undo needs everything the expansion changed"
+    )]
     async fn undo_expansion(
         &self,
         principal: &Principal,
@@ -530,8 +564,14 @@ impl App {
             self.refund_service_payment(&mut tx, payment, ledger::REVENUE, reason, now)
                 .await?;
         }
-        storage_objects::swap_details(&mut tx, &service.id, expanded_details, &service.details, now)
-            .await?;
+        storage_objects::swap_details(
+            &mut tx,
+            &service.id,
+            expanded_details,
+            &service.details,
+            now,
+        )
+        .await?;
         storage_objects::release_idempotency_key(&mut tx, scope, &keyed.key).await?;
         commit(tx).await?;
         Ok(())
@@ -545,9 +585,14 @@ impl App {
         label: Option<&str>,
     ) -> AppResult<(SnapshotView, ServiceView)> {
         if let Some(label) = label
-            && (label.trim().is_empty() || label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control))
+            && (label.trim().is_empty()
+                || label.chars().count() > MAX_LABEL_LEN
+                || label.chars().any(char::is_control))
         {
-            return Err(AppError::invalid_field("label", "must be 1 to 100 printable characters"));
+            return Err(AppError::invalid_field(
+                "label",
+                "must be 1 to 100 printable characters",
+            ));
         }
         let service = self.gate(principal, service_id, SNAPSHOT).await?;
         let mut details = details_of(&service);
@@ -567,7 +612,10 @@ impl App {
         let snapshot = SnapshotView {
             id: id.clone(),
             label: label.map(|l| l.trim().to_owned()),
-            capacity_gb: details.get("capacityGb").and_then(Value::as_i64).unwrap_or(0),
+            capacity_gb: details
+                .get("capacityGb")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
             status: "available".to_owned(),
             created_at: format_rfc3339(now_ms()),
             last_restored_at: None,
@@ -576,7 +624,13 @@ impl App {
         snapshots.insert(0, snapshot.clone());
         details["snapshots"] = json!(snapshots);
         let view = self
-            .change_volume(principal, &service, SNAPSHOT, &details, json!({"snapshotId": id}))
+            .change_volume(
+                principal,
+                &service,
+                SNAPSHOT,
+                &details,
+                json!({"snapshotId": id}),
+            )
             .await?;
         Ok((snapshot, view))
     }
@@ -614,7 +668,13 @@ impl App {
         let snapshot = snapshots[position].clone();
         details["snapshots"] = json!(snapshots);
         let view = self
-            .change_volume(principal, &service, RESTORE, &details, json!({"snapshotId": snapshot_id}))
+            .change_volume(
+                principal,
+                &service,
+                RESTORE,
+                &details,
+                json!({"snapshotId": snapshot_id}),
+            )
             .await?;
         Ok((snapshot, view))
     }

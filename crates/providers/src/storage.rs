@@ -151,7 +151,10 @@ impl Storage for SandboxStorage {
             return Err(ProviderError::permanent(PROVIDER, "no such bucket"));
         }
         if !matches!(access, "read" | "read_write") {
-            return Err(ProviderError::permanent(PROVIDER, "access must be read or read_write"));
+            return Err(ProviderError::permanent(
+                PROVIDER,
+                "access must be read or read_write",
+            ));
         }
         // An AWS-style key id: 20 upper-case characters, "ASBX" marking the sandbox.
         let random = agent_store_core::keys::random_secret();
@@ -189,7 +192,10 @@ impl Storage for SandboxStorage {
             return Err(ProviderError::permanent(PROVIDER, "no such volume"));
         }
         if capacity_gb <= 0 {
-            return Err(ProviderError::permanent(PROVIDER, "capacity must be positive"));
+            return Err(ProviderError::permanent(
+                PROVIDER,
+                "capacity must be positive",
+            ));
         }
         Ok(())
     }
@@ -203,7 +209,10 @@ impl Storage for SandboxStorage {
             return Err(ProviderError::permanent(PROVIDER, "no such volume"));
         }
         // Derived from the snapshot id, so a repeated call names the same snapshot.
-        Ok(format!("snap-{}", hex(&digest(volume_ref, snapshot_id)[..8])))
+        Ok(format!(
+            "snap-{}",
+            hex(&digest(volume_ref, snapshot_id)[..8])
+        ))
     }
 
     async fn restore_snapshot(
@@ -212,7 +221,10 @@ impl Storage for SandboxStorage {
         snapshot_ref: &str,
     ) -> Result<(), ProviderError> {
         if !is_ref(volume_ref, "vol-") || !is_ref(snapshot_ref, "snap-") {
-            return Err(ProviderError::permanent(PROVIDER, "no such volume or snapshot"));
+            return Err(ProviderError::permanent(
+                PROVIDER,
+                "no such volume or snapshot",
+            ));
         }
         Ok(())
     }
@@ -282,7 +294,12 @@ mod tests {
             .unwrap();
         assert!(keys.access_key_id.starts_with("ASBX") && keys.access_key_id.len() == 20);
         assert!(!format!("{keys:?}").contains(&keys.secret_access_key));
-        assert!(storage.issue_bucket_keys("sandbox_bkt_0123456789abcdef", "all").await.is_err());
+        assert!(
+            storage
+                .issue_bucket_keys("sandbox_bkt_0123456789abcdef", "all")
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]

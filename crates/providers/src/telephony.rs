@@ -22,14 +22,22 @@ pub trait Telephony: Send + Sync {
 
     /// Test mode only: have the carrier receive `traffic` for the number `to` and produce the
     /// webhook body it would deliver. A real carrier refuses (traffic comes from real phones).
-    fn simulate_inbound(&self, to: &str, traffic: &InboundTraffic) -> Result<String, ProviderError>;
+    fn simulate_inbound(&self, to: &str, traffic: &InboundTraffic)
+    -> Result<String, ProviderError>;
 }
 
 /// Inbound traffic to simulate: an SMS, or a call answered for some seconds or missed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InboundTraffic {
-    Sms { from: String, body: String },
-    Call { from: String, answered: bool, duration_seconds: i64 },
+    Sms {
+        from: String,
+        body: String,
+    },
+    Call {
+        from: String,
+        answered: bool,
+        duration_seconds: i64,
+    },
 }
 
 /// An inbound SMS or call as the carrier reports it.
@@ -219,8 +227,14 @@ impl Telephony for SandboxTelephony {
         Ok(event)
     }
 
-    fn simulate_inbound(&self, to: &str, traffic: &InboundTraffic) -> Result<String, ProviderError> {
-        let sequence = self.events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    fn simulate_inbound(
+        &self,
+        to: &str,
+        traffic: &InboundTraffic,
+    ) -> Result<String, ProviderError> {
+        let sequence = self
+            .events
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let event = match traffic {
             InboundTraffic::Sms { from, body } => InboundEvent {
                 event_id: String::new(),
@@ -342,8 +356,15 @@ mod tests {
         let call = telephony
             .parse_inbound_webhook(&telephony.simulate_inbound("+12125550100", &missed).unwrap())
             .unwrap();
-        assert_eq!((call.answered, call.duration_seconds), (Some(false), Some(0)));
-        assert!(telephony.parse_inbound_webhook("{\"kind\": \"fax\"}").is_err());
+        assert_eq!(
+            (call.answered, call.duration_seconds),
+            (Some(false), Some(0))
+        );
+        assert!(
+            telephony
+                .parse_inbound_webhook("{\"kind\": \"fax\"}")
+                .is_err()
+        );
     }
 
     #[tokio::test]

@@ -151,9 +151,17 @@ async fn check_service_money<'c, E: Executor<'c, Database = Any> + Copy>(
     for row in orphans {
         let id: String = row.try_get(0)?;
         let spend: (String, i64) = (row.try_get(1)?, row.try_get(2)?);
-        let payment: (Option<String>, i64) = (row.try_get(4)?, row.try_get::<Option<i64>, _>(5)?.unwrap_or(-1));
-        if row.try_get::<Option<String>, _>(3)?.is_none() || Some(spend.0.clone()) != payment.0 || spend.1 != payment.1 {
-            problems.push(format!("spend {id} {spend:?} does not match a service payment {payment:?}"));
+        let payment: (Option<String>, i64) = (
+            row.try_get(4)?,
+            row.try_get::<Option<i64>, _>(5)?.unwrap_or(-1),
+        );
+        if row.try_get::<Option<String>, _>(3)?.is_none()
+            || Some(spend.0.clone()) != payment.0
+            || spend.1 != payment.1
+        {
+            problems.push(format!(
+                "spend {id} {spend:?} does not match a service payment {payment:?}"
+            ));
         }
     }
     let payments = sqlx::query(
@@ -180,11 +188,16 @@ async fn check_service_money<'c, E: Executor<'c, Database = Any> + Copy>(
         } else {
             crate::ledger::REVENUE.to_owned()
         };
-        let mut expected = vec![(crate::ledger::wallet_account(&account), -amount), (target, amount)];
+        let mut expected = vec![
+            (crate::ledger::wallet_account(&account), -amount),
+            (target, amount),
+        ];
         expected.sort();
         let actual = entries_of(ex, &txn).await?;
         if actual != expected {
-            problems.push(format!("service payment {id} was posted as {actual:?}, expected {expected:?}"));
+            problems.push(format!(
+                "service payment {id} was posted as {actual:?}, expected {expected:?}"
+            ));
         }
         paid_transactions.insert(txn);
         match (status.as_str(), refund) {
@@ -212,7 +225,9 @@ async fn check_service_money<'c, E: Executor<'c, Database = Any> + Copy>(
     for row in topups {
         let id: String = row.try_get(0)?;
         if !paid_transactions.contains(&id) {
-            problems.push(format!("ledger transaction {id} pays for no service payment"));
+            problems.push(format!(
+                "ledger transaction {id} pays for no service payment"
+            ));
         }
     }
     // Usage of phone numbers: each charge posted exactly as recorded.
@@ -233,13 +248,20 @@ async fn check_service_money<'c, E: Executor<'c, Database = Any> + Copy>(
         let account = crate::ledger::service_account(&service);
         match txn {
             None if cost == 0 => {}
-            None => problems.push(format!("phone usage {id} costs {cost} but has no transaction")),
+            None => problems.push(format!(
+                "phone usage {id} costs {cost} but has no transaction"
+            )),
             Some(txn) => {
-                let mut expected = vec![(account.clone(), -cost), (crate::ledger::REVENUE.to_owned(), cost)];
+                let mut expected = vec![
+                    (account.clone(), -cost),
+                    (crate::ledger::REVENUE.to_owned(), cost),
+                ];
                 expected.sort();
                 let actual = entries_of(ex, &txn).await?;
                 if actual != expected {
-                    problems.push(format!("phone usage {id} was posted as {actual:?}, expected {expected:?}"));
+                    problems.push(format!(
+                        "phone usage {id} was posted as {actual:?}, expected {expected:?}"
+                    ));
                 }
                 if cost < price {
                     let after: Option<i64> = sqlx::query(
@@ -270,7 +292,11 @@ async fn check_service_money<'c, E: Executor<'c, Database = Any> + Copy>(
     for row in debits {
         debited.insert(row.try_get(0)?, -row.try_get::<i64, _>(1)?);
     }
-    for service in usage_by_service.keys().chain(debited.keys()).collect::<std::collections::BTreeSet<_>>() {
+    for service in usage_by_service
+        .keys()
+        .chain(debited.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
         let recorded = usage_by_service.get(service).copied().unwrap_or(0);
         let posted = debited.get(service).copied().unwrap_or(0);
         if recorded != posted {

@@ -110,14 +110,16 @@ pub async fn get_event<'c, E: Executor<'c, Database = Any>>(
     kind: &str,
     id: &str,
 ) -> StoreResult<Option<PhoneEvent>> {
-    Ok(sqlx::query_as(
-        "SELECT * FROM phone_events WHERE service_id = $1 AND kind = $2 AND id = $3",
+    Ok(
+        sqlx::query_as(
+            "SELECT * FROM phone_events WHERE service_id = $1 AND kind = $2 AND id = $3",
+        )
+        .bind(service_id)
+        .bind(kind)
+        .bind(id)
+        .fetch_optional(ex)
+        .await?,
     )
-    .bind(service_id)
-    .bind(kind)
-    .bind(id)
-    .fetch_optional(ex)
-    .await?)
 }
 
 /// A monthly rental taken from a number's balance.

@@ -4,7 +4,9 @@
 //! signed webhook (`/webhooks/telephony/sandbox`, public: the HMAC signature is the credential).
 
 use agent_store_app::pagination::{Page, PageRequest};
-use agent_store_app::phones::{CallView, InboundResult, InjectRequest, MessageView, SIGNATURE_HEADER};
+use agent_store_app::phones::{
+    CallView, InboundResult, InjectRequest, MessageView, SIGNATURE_HEADER,
+};
 use agent_store_app::{App, Principal};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -98,7 +100,12 @@ pub struct InjectBody {
     pub idempotency_key: Option<String>,
 }
 
-async fn topup(app: &App, p: &Principal, id: &str, req: KeyedJson<TopupBody>) -> ApiResult<Response> {
+async fn topup(
+    app: &App,
+    p: &Principal,
+    id: &str,
+    req: KeyedJson<TopupBody>,
+) -> ApiResult<Response> {
     let keyed = require_key(req.keyed)?;
     Ok(stored(
         app.phone_topup(p, id, req.body.amount_usd.as_ref(), &keyed)
@@ -106,7 +113,12 @@ async fn topup(app: &App, p: &Principal, id: &str, req: KeyedJson<TopupBody>) ->
     ))
 }
 
-async fn messages(app: &App, p: &Principal, id: &str, q: EventParams) -> ApiResult<Json<Page<MessageView>>> {
+async fn messages(
+    app: &App,
+    p: &Principal,
+    id: &str,
+    q: EventParams,
+) -> ApiResult<Json<Page<MessageView>>> {
     let page = PageRequest::parse(q.limit.as_deref(), q.cursor.as_deref(), "msg_")?;
     Ok(Json(
         app.list_phone_messages(p, id, q.since.as_deref(), &page)
@@ -338,7 +350,8 @@ async fn telephony_webhook(
     let body = axum::body::to_bytes(request.into_body(), crate::extract::MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::payload_too_large())?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("body", "must be UTF-8 JSON"))?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::invalid("body", "must be UTF-8 JSON"))?;
     Ok(Json(InboundResponse {
         inbound: app.receive_telephony_webhook(text, signature).await?,
     }))

@@ -96,16 +96,31 @@ pub struct SnapshotList {
     pub next_cursor: Option<String>,
 }
 
-async fn credentials(app: &App, p: &Principal, id: &str, b: CredentialsBody) -> ApiResult<(StatusCode, Json<CredentialsResponse>)> {
+async fn credentials(
+    app: &App,
+    p: &Principal,
+    id: &str,
+    b: CredentialsBody,
+) -> ApiResult<(StatusCode, Json<CredentialsResponse>)> {
     let credentials = app
         .create_bucket_credentials(p, id, b.label.as_deref(), b.access.as_deref())
         .await?;
-    Ok((StatusCode::CREATED, Json(CredentialsResponse { credentials })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CredentialsResponse { credentials }),
+    ))
 }
 
-async fn attach(app: &App, p: &Principal, id: &str, b: AttachBody) -> ApiResult<Json<ServiceResponse>> {
+async fn attach(
+    app: &App,
+    p: &Principal,
+    id: &str,
+    b: AttachBody,
+) -> ApiResult<Json<ServiceResponse>> {
     Ok(Json(ServiceResponse {
-        service: app.attach_volume(p, id, b.server_service_id.as_deref()).await?,
+        service: app
+            .attach_volume(p, id, b.server_service_id.as_deref())
+            .await?,
     }))
 }
 
@@ -115,7 +130,12 @@ async fn detach(app: &App, p: &Principal, id: &str) -> ApiResult<Json<ServiceRes
     }))
 }
 
-async fn expand(app: &App, p: &Principal, id: &str, req: KeyedJson<ExpandBody>) -> ApiResult<Response> {
+async fn expand(
+    app: &App,
+    p: &Principal,
+    id: &str,
+    req: KeyedJson<ExpandBody>,
+) -> ApiResult<Response> {
     let keyed = require_key(req.keyed)?;
     Ok(stored(
         app.expand_volume(p, id, req.body.capacity_gb.as_ref(), &keyed)
@@ -123,9 +143,17 @@ async fn expand(app: &App, p: &Principal, id: &str, req: KeyedJson<ExpandBody>) 
     ))
 }
 
-async fn snapshot(app: &App, p: &Principal, id: &str, b: SnapshotBody) -> ApiResult<(StatusCode, Json<SnapshotResponse>)> {
+async fn snapshot(
+    app: &App,
+    p: &Principal,
+    id: &str,
+    b: SnapshotBody,
+) -> ApiResult<(StatusCode, Json<SnapshotResponse>)> {
     let (snapshot, service) = app.create_snapshot(p, id, b.label.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(SnapshotResponse { snapshot, service })))
+    Ok((
+        StatusCode::CREATED,
+        Json(SnapshotResponse { snapshot, service }),
+    ))
 }
 
 async fn snapshots(app: &App, p: &Principal, id: &str) -> ApiResult<Json<SnapshotList>> {
@@ -135,7 +163,12 @@ async fn snapshots(app: &App, p: &Principal, id: &str) -> ApiResult<Json<Snapsho
     }))
 }
 
-async fn restore(app: &App, p: &Principal, id: &str, snapshot_id: &str) -> ApiResult<Json<SnapshotResponse>> {
+async fn restore(
+    app: &App,
+    p: &Principal,
+    id: &str,
+    snapshot_id: &str,
+) -> ApiResult<Json<SnapshotResponse>> {
     let (snapshot, service) = app.restore_snapshot(p, id, snapshot_id).await?;
     Ok(Json(SnapshotResponse { snapshot, service }))
 }

@@ -52,7 +52,13 @@ pub fn tools() -> Vec<ToolSpec> {
              phone_message_list). Returns {\"message\": {\"id\", \"from\", \"to\", \"body\", \
              \"receivedAt\", \"costMicroUsd\"}}.",
             |a: MessageArgs| {
-                ApiRequest::get(&["services", &a.service_id, "phone", "messages", &a.message_id])
+                ApiRequest::get(&[
+                    "services",
+                    &a.service_id,
+                    "phone",
+                    "messages",
+                    &a.message_id,
+                ])
             },
         ),
         define::<ListArgs>(

@@ -63,7 +63,10 @@ pub fn tools() -> Vec<ToolSpec> {
              storage:volume:attach capability). Returns {\"service\": {...}} with \
              details.attachedToServiceId null.",
             |a: ServiceArgs| {
-                ApiRequest::post(&["services", &a.service_id, "storage", "volume", "detach"], json!({}))
+                ApiRequest::post(
+                    &["services", &a.service_id, "storage", "volume", "detach"],
+                    json!({}),
+                )
             },
         ),
         define::<ExpandArgs>(
@@ -130,7 +133,14 @@ pub fn tools() -> Vec<ToolSpec> {
              written since the snapshot is lost. Returns {\"snapshot\": {...}, \"service\": {...}}.",
             |a: RestoreArgs| {
                 ApiRequest::post(
-                    &["services", &a.service_id, "storage", "snapshots", &a.snapshot_id, "restore"],
+                    &[
+                        "services",
+                        &a.service_id,
+                        "storage",
+                        "snapshots",
+                        &a.snapshot_id,
+                        "restore",
+                    ],
                     json!({}),
                 )
             },
