@@ -1050,3 +1050,51 @@ async fn the_invariants_catch_a_wrong_usage_or_topup_posting() {
         "{problems:?}"
     );
 }
+
+#[tokio::test]
+async fn the_cli_injects_inbound_traffic_through_the_sandbox_carrier() {
+    let s = TestServer::start().await;
+    let owner = s.owner().await;
+    fund(&s, &owner, 10_000).await;
+    let (_, key) = s.agent(&owner, "caller").await;
+    let service = buy_number(&s, &key, AGENT, json!(1)).await;
+    let id = service["id"].as_str().unwrap().to_owned();
+    let url = s.app().config().effective_database_url();
+    let dir = s.dir.path().to_path_buf();
+    let (email, service_id) = (owner.email.clone(), id.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        common::process::run(
+            &dir,
+            &[
+                "phone",
+                "inject",
+                "--account",
+                &email,
+                "--service-id",
+                &service_id,
+                "--kind",
+                "sms",
+                "--from",
+                "+14155550123",
+                "--body",
+                "from the cli",
+                "--database-url",
+                &url,
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(output["inbound"]["accepted"], true, "{output}");
+    assert_eq!(output["inbound"]["costMicroUsd"], SMS_MICRO);
+    let messages = s
+        .get(&format!("/v1/agent/services/{id}/phone/messages"), &key)
+        .await;
+    assert_eq!(
+        messages.body["items"][0]["body"], "from the cli",
+        "{}",
+        messages.text
+    );
+    assert_eq!(balance_micro(&s, &id).await, 1_000_000 - SMS_MICRO);
+    assert_books_balance(s.app()).await;
+}

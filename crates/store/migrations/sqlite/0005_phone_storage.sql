@@ -69,3 +69,7 @@ CREATE TABLE storage_credentials (
     revoked_at      BIGINT
 );
 CREATE INDEX storage_credentials_by_service ON storage_credentials(service_id, id);
+
+-- The worker looks for phone numbers whose rental is due on every pass, and the webhook finds a
+-- number among the phone services: both read services by type first.
+CREATE INDEX services_by_type_status_renewal ON services(service_type, status, renews_at);
