@@ -74,6 +74,38 @@ enum Command {
     /// Wallet operations.
     #[command(subcommand)]
     Wallet(WalletCommand),
+    /// Phone numbers (sandbox telephony).
+    #[command(subcommand)]
+    Phone(PhoneCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PhoneCommand {
+    /// Have the sandbox carrier deliver an inbound SMS or call to a number (through the signed
+    /// webhook, charged to the number's balance like real traffic).
+    Inject {
+        /// The account's owner email.
+        #[arg(long)]
+        account: String,
+        /// The phone_number service id (svc_...).
+        #[arg(long)]
+        service_id: String,
+        /// sms or call.
+        #[arg(long)]
+        kind: String,
+        /// The sender or caller, E.164 (e.g. +14155550123).
+        #[arg(long)]
+        from: String,
+        /// SMS text.
+        #[arg(long)]
+        body: Option<String>,
+        /// Calls: the call was answered (otherwise it is a missed call).
+        #[arg(long)]
+        answered: bool,
+        /// Calls: seconds connected (answered calls).
+        #[arg(long)]
+        duration_seconds: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +238,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Key(cmd) => admin_key(bootstrap::build_app(config).await?, cmd).await,
         Command::Token(cmd) => admin_token(bootstrap::build_app(config).await?, cmd).await,
         Command::Wallet(cmd) => admin_wallet(bootstrap::build_app(config).await?, cmd).await,
+        Command::Phone(cmd) => admin_phone(bootstrap::build_app(config).await?, cmd).await,
     }
 }
 
@@ -325,6 +358,32 @@ async fn admin_wallet(app: App, cmd: WalletCommand) -> anyhow::Result<()> {
             .context("an idempotency key is required")?;
             let response = app.fund_wallet(&principal, amount_minor, &keyed).await?;
             print_json(&serde_json::from_str(&response.body)?)
+        }
+    }
+}
+
+async fn admin_phone(app: App, cmd: PhoneCommand) -> anyhow::Result<()> {
+    match cmd {
+        PhoneCommand::Inject {
+            account,
+            service_id,
+            kind,
+            from,
+            body,
+            answered,
+            duration_seconds,
+        } => {
+            let principal = owner(&app, &account).await?;
+            let request = agent_store_app::phones::InjectRequest {
+                service_id,
+                answered: (kind == "call").then_some(answered),
+                kind,
+                from,
+                body,
+                duration_seconds,
+            };
+            let result = app.sandbox_phone_inbound(&principal, &request).await?;
+            print_json(&json!({ "inbound": result }))
         }
     }
 }

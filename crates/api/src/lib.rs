@@ -62,6 +62,8 @@ pub fn router(app: App) -> Router {
     let account = routes::account::router()
         .merge(routes::money_account::router())
         .merge(routes::router::account_router())
+        .merge(routes::phones::account_router())
+        .merge(routes::storage::account_router())
         .layer(middleware::from_fn_with_state(
             auth(Audience::Account),
             auth::require_credential,
@@ -77,6 +79,7 @@ pub fn router(app: App) -> Router {
         .nest("/v1/agent", agent)
         .nest("/v1/account", account)
         .merge(account_root)
+        .merge(routes::phones::webhook_router())
         .split_for_parts();
     if let Some(components) = openapi.components.as_mut() {
         components.add_security_scheme(
@@ -144,6 +147,8 @@ fn agent_api() -> OpenApiRouter<App> {
     routes::agent::router()
         .merge(routes::money_agent::router())
         .merge(routes::router::agent_router())
+        .merge(routes::phones::agent_router())
+        .merge(routes::storage::agent_router())
 }
 
 /// `/mcp`: the MCP server (stateless Streamable HTTP). The same auth middleware as the Agent API

@@ -44,6 +44,8 @@ pub struct Config {
     /// The OpenAI-compatible LLM router: upstreams, models, prices and metering bounds.
     pub router: crate::router::RouterConfig,
     pub mcp: McpConfig,
+    /// Usage prices of phone numbers (inbound SMS, call minutes) and the top-up bound.
+    pub phone: crate::phones::PhoneConfig,
 }
 
 impl Default for Config {
@@ -67,6 +69,7 @@ impl Default for Config {
             funding: FundingConfig::default(),
             router: crate::router::RouterConfig::default(),
             mcp: McpConfig::default(),
+            phone: crate::phones::PhoneConfig::default(),
         }
     }
 }

@@ -57,6 +57,7 @@ impl App {
             self.expire_purchase(&pending).await?;
         }
         self.sweep_router_reservations().await?;
+        self.charge_due_phone_rentals().await?;
         let now = now_ms();
         if now - *last_purge > MINUTE_MS {
             idempotency::purge_expired(self.store().pool(), now).await?;

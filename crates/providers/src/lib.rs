@@ -25,8 +25,8 @@ pub use compute::{Compute, SandboxCompute};
 pub use config::SandboxConfig;
 pub use payments::{Charge, ChargeStatus, Payments, SandboxPayments};
 pub use registrar::{DomainAvailability, Registrar, SandboxRegistrar};
-pub use storage::{SandboxStorage, Storage};
-pub use telephony::{SandboxTelephony, Telephony};
+pub use storage::{BucketKeys, SandboxStorage, Storage};
+pub use telephony::{InboundEvent, InboundTraffic, SandboxTelephony, Telephony};
 
 /// A provider call failed; the message is safe to show (it never carries provider credentials).
 #[derive(Debug, Clone, thiserror::Error)]

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use crate::sandbox::{ProvisionLog, config_str, hex};
+use crate::sandbox::{ProvisionLog, config_str, digest, hex};
 use crate::{ProviderError, ProvisionRequest, Provisioned, SandboxConfig};
 
 const PROVIDER: &str = "sandbox-telephony";
@@ -15,6 +15,52 @@ pub trait Telephony: Send + Sync {
     /// Rent a number of `req.configuration` (countryCode, numberType, capabilities, optional locality).
     /// Details: `phoneNumber` (E.164), `countryCode`, `numberType`, `capabilities`, `locality` (or null).
     async fn rent_number(&self, req: &ProvisionRequest) -> Result<Provisioned, ProviderError>;
+
+    /// Parse the body of one of this provider's inbound webhooks (its signature already verified by
+    /// the caller) into the event it reports.
+    fn parse_inbound_webhook(&self, body: &str) -> Result<InboundEvent, ProviderError>;
+
+    /// Test mode only: have the carrier receive `traffic` for the number `to` and produce the
+    /// webhook body it would deliver. A real carrier refuses (traffic comes from real phones).
+    fn simulate_inbound(&self, to: &str, traffic: &InboundTraffic)
+    -> Result<String, ProviderError>;
+}
+
+/// Inbound traffic to simulate: an SMS, or a call answered for some seconds or missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundTraffic {
+    Sms {
+        from: String,
+        body: String,
+    },
+    Call {
+        from: String,
+        answered: bool,
+        duration_seconds: i64,
+    },
+}
+
+/// An inbound SMS or call as the carrier reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InboundEvent {
+    /// The carrier's id of the event; a redelivery carries the same id.
+    pub event_id: String,
+    /// `sms` or `call`.
+    pub kind: String,
+    /// The caller or sender, E.164.
+    pub from: String,
+    /// The rented number, E.164.
+    pub to: String,
+    /// SMS text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Calls: whether someone answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<bool>,
+    /// Calls: seconds connected (0 when missed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
 }
 
 /// Where sandbox numbers come from: the country calling code, the leading digits (one picked per
@@ -95,12 +141,18 @@ fn phone_number(block: &Block, hash: &[u8; 32]) -> String {
 #[derive(Debug)]
 pub struct SandboxTelephony {
     log: ProvisionLog,
+    /// Inbound events simulated so far (part of each event id).
+    events: std::sync::atomic::AtomicU64,
+    /// Random per process, so event ids never repeat across restarts.
+    instance: String,
 }
 
 impl SandboxTelephony {
     pub fn new(config: &SandboxConfig) -> Self {
         Self {
             log: ProvisionLog::new(PROVIDER, "phone_number", config),
+            events: std::sync::atomic::AtomicU64::new(0),
+            instance: agent_store_core::keys::random_secret(),
         }
     }
 
@@ -156,12 +208,77 @@ impl Telephony for SandboxTelephony {
     async fn rent_number(&self, req: &ProvisionRequest) -> Result<Provisioned, ProviderError> {
         self.log.provision(req, |hash| self.create(req, hash)).await
     }
+
+    fn parse_inbound_webhook(&self, body: &str) -> Result<InboundEvent, ProviderError> {
+        let event: InboundEvent = serde_json::from_str(body).map_err(|e| {
+            ProviderError::permanent(PROVIDER, format!("malformed inbound webhook: {e}"))
+        })?;
+        let consistent = match event.kind.as_str() {
+            "sms" => event.body.is_some() && event.answered.is_none(),
+            "call" => event.body.is_none() && event.duration_seconds.is_some_and(|d| d >= 0),
+            _ => false,
+        };
+        if !consistent || event.event_id.is_empty() {
+            return Err(ProviderError::permanent(
+                PROVIDER,
+                "malformed inbound webhook: inconsistent event",
+            ));
+        }
+        Ok(event)
+    }
+
+    fn simulate_inbound(
+        &self,
+        to: &str,
+        traffic: &InboundTraffic,
+    ) -> Result<String, ProviderError> {
+        let sequence = self
+            .events
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let event = match traffic {
+            InboundTraffic::Sms { from, body } => InboundEvent {
+                event_id: String::new(),
+                kind: "sms".to_owned(),
+                from: from.clone(),
+                to: to.to_owned(),
+                body: Some(body.clone()),
+                answered: None,
+                duration_seconds: None,
+            },
+            InboundTraffic::Call {
+                from,
+                answered,
+                duration_seconds,
+            } => InboundEvent {
+                event_id: String::new(),
+                kind: "call".to_owned(),
+                from: from.clone(),
+                to: to.to_owned(),
+                body: None,
+                answered: Some(*answered),
+                duration_seconds: Some(if *answered { *duration_seconds } else { 0 }),
+            },
+        };
+        // Unique per delivery: the sequence and the time keep two identical messages apart, and the
+        // hash of the content makes the id depend on what was delivered.
+        let seed = format!(
+            "{}:{}:{sequence}:{}",
+            self.instance,
+            agent_store_core::time::now_ms(),
+            serde_json::to_string(&event).unwrap_or_default()
+        );
+        let event = InboundEvent {
+            event_id: format!("sbx_evt_{}", hex(&digest("inbound", &seed)[..12])),
+            ..event
+        };
+        serde_json::to_string(&event)
+            .map_err(|e| ProviderError::permanent(PROVIDER, format!("cannot encode event: {e}")))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::digest;
     use crate::tests::request;
 
     const COUNTRIES: [&str; 10] = ["US", "CA", "GB", "DE", "FR", "NL", "ES", "AU", "JP", "BR"];
@@ -216,6 +333,38 @@ mod tests {
         assert_eq!(d["capabilities"], json!(["sms", "voice"]));
         assert_eq!(d["locality"], "new-york");
         assert!(done.provider_ref.starts_with("sandbox_num_"));
+    }
+
+    #[test]
+    fn simulated_inbound_traffic_parses_back_with_unique_event_ids() {
+        let telephony = SandboxTelephony::new(&SandboxConfig::default());
+        let sms = InboundTraffic::Sms {
+            from: "+14155550123".to_owned(),
+            body: "hello".to_owned(),
+        };
+        let first = telephony.simulate_inbound("+12125550100", &sms).unwrap();
+        let second = telephony.simulate_inbound("+12125550100", &sms).unwrap();
+        let a = telephony.parse_inbound_webhook(&first).unwrap();
+        let b = telephony.parse_inbound_webhook(&second).unwrap();
+        assert_ne!(a.event_id, b.event_id);
+        assert_eq!((a.kind.as_str(), a.body.as_deref()), ("sms", Some("hello")));
+        let missed = InboundTraffic::Call {
+            from: "+14155550123".to_owned(),
+            answered: false,
+            duration_seconds: 30,
+        };
+        let call = telephony
+            .parse_inbound_webhook(&telephony.simulate_inbound("+12125550100", &missed).unwrap())
+            .unwrap();
+        assert_eq!(
+            (call.answered, call.duration_seconds),
+            (Some(false), Some(0))
+        );
+        assert!(
+            telephony
+                .parse_inbound_webhook("{\"kind\": \"fax\"}")
+                .is_err()
+        );
     }
 
     #[tokio::test]

@@ -16,15 +16,18 @@ pub mod idempotency;
 pub mod invariants;
 pub mod jobs;
 pub mod ledger;
+pub mod phone;
 pub mod policies;
 pub mod purchases;
 pub mod quotes;
 pub mod reports;
 pub mod router;
+pub mod service_payments;
 pub mod services;
 pub mod sessions;
 pub mod spends;
 pub mod stats;
+pub mod storage_objects;
 pub mod test_support;
 
 pub use db::{Backend, Store, StoreOptions, WriteTx, commit};

@@ -5,8 +5,10 @@ pub mod account;
 pub mod agent;
 pub mod money_account;
 pub mod money_agent;
+pub mod phones;
 pub mod router;
 pub mod shared;
+pub mod storage;
 pub mod system;
 
 use agent_store_app::views::{AccountTokenView, AccountView, AgentView, ApiKeyView, QuoteView};

@@ -36,6 +36,18 @@ fn the_table_has_every_tool_of_the_money_path_once() {
             "router_api_key_list",
             "router_api_key_revoke",
             "router_usage_get",
+            "phone_balance_topup",
+            "phone_message_list",
+            "phone_message_get",
+            "phone_missed_call_list",
+            "phone_call_log_get",
+            "storage_bucket_credentials_create",
+            "storage_volume_attach",
+            "storage_volume_detach",
+            "storage_volume_expand",
+            "storage_snapshot_create",
+            "storage_snapshot_list",
+            "storage_snapshot_restore",
         ]
     );
 }
