@@ -223,7 +223,7 @@ async fn tools_list_is_identical_over_http_and_stdio() {
     let over_http = serde_json::to_value(tools(&http).await).unwrap();
     let over_stdio = serde_json::to_value(tools(&stdio).await).unwrap();
     assert_eq!(over_http, over_stdio);
-    assert_eq!(over_http.as_array().unwrap().len(), 16);
+    assert_eq!(over_http.as_array().unwrap().len(), 23);
     for transport in [&http, &stdio] {
         let info = transport.peer_info().unwrap().server_info.clone().unwrap();
         assert_eq!(info.name, "agent-store");

@@ -61,6 +61,8 @@ pub fn router(app: App) -> Router {
     let account = routes::account::router()
         .merge(routes::money_account::router())
         .merge(routes::router::account_router())
+        .merge(routes::domains::account_router())
+        .merge(routes::servers::account_router())
         .layer(middleware::from_fn_with_state(
             auth(Audience::Account),
             auth::require_credential,
@@ -140,6 +142,8 @@ fn agent_api() -> OpenApiRouter<App> {
     routes::agent::router()
         .merge(routes::money_agent::router())
         .merge(routes::router::agent_router())
+        .merge(routes::domains::agent_router())
+        .merge(routes::servers::agent_router())
 }
 
 /// `/mcp`: the MCP server (stateless Streamable HTTP). The same auth middleware as the Agent API

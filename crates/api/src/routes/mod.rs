@@ -3,9 +3,11 @@
 
 pub mod account;
 pub mod agent;
+pub mod domains;
 pub mod money_account;
 pub mod money_agent;
 pub mod router;
+pub mod servers;
 pub mod shared;
 pub mod system;
 

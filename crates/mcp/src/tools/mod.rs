@@ -7,8 +7,10 @@
 
 mod account;
 mod catalog;
+mod domains;
 mod purchases;
 mod router;
+mod servers;
 
 use std::sync::{Arc, OnceLock};
 
@@ -156,6 +158,8 @@ pub fn table() -> &'static [ToolSpec] {
         tools.extend(purchases::tools());
         tools.extend(account::tools());
         tools.extend(router::tools());
+        tools.extend(domains::tools());
+        tools.extend(servers::tools());
         tools
     })
 }

@@ -36,6 +36,13 @@ fn the_table_has_every_tool_of_the_money_path_once() {
             "router_api_key_list",
             "router_api_key_revoke",
             "router_usage_get",
+            "domain_nameservers_set",
+            "domain_dns_record_list",
+            "domain_dns_record_upsert",
+            "domain_dns_record_delete",
+            "server_restart",
+            "server_reinstall",
+            "server_power",
         ]
     );
 }
