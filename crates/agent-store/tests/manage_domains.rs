@@ -82,7 +82,11 @@ async fn the_domain_reference_flow_works_over_http() {
             &key,
         )
         .await;
-    assert_eq!(found.body["items"][0]["id"], "cat_domain_com", "{}", found.text);
+    assert_eq!(
+        found.body["items"][0]["id"], "cat_domain_com",
+        "{}",
+        found.text
+    );
     let quote = s
         .post(
             "/v1/agent/quotes",
@@ -90,7 +94,11 @@ async fn the_domain_reference_flow_works_over_http() {
             json!({"catalogItemId": "cat_domain_com", "quantity": 1, "configuration": domain_config("launchpad.com")}),
         )
         .await;
-    assert_eq!(quote.body["quote"]["totalPriceMinor"], 1499, "{}", quote.text);
+    assert_eq!(
+        quote.body["quote"]["totalPriceMinor"], 1499,
+        "{}",
+        quote.text
+    );
     let purchase = s
         .post(
             "/v1/agent/purchases",
@@ -134,7 +142,11 @@ async fn the_domain_reference_flow_works_over_http() {
     let record_id = record["id"].as_str().unwrap().to_owned();
     assert!(record_id.starts_with("dns_"));
     assert_eq!(
-        (record["type"].clone(), record["fqdn"].clone(), record["ttl"].clone()),
+        (
+            record["type"].clone(),
+            record["fqdn"].clone(),
+            record["ttl"].clone()
+        ),
         (json!("A"), json!("launchpad.com"), json!(300))
     );
     // The same type and name again replaces the record (same id): retrying is safe.
@@ -149,16 +161,27 @@ async fn the_domain_reference_flow_works_over_http() {
     assert_eq!(replaced.body["dnsRecord"]["id"], record_id.as_str());
     assert_eq!(replaced.body["dnsRecord"]["ttl"], 3600);
     let listed = s.get(&records("/v1/agent", &service_id), &key).await;
-    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1, "{}", listed.text);
+    assert_eq!(
+        listed.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.text
+    );
     assert_eq!(listed.body["items"][0]["value"], "203.0.113.11");
 
     let deleted = s
-        .delete(&format!("{}/{record_id}", records("/v1/agent", &service_id)), &key)
+        .delete(
+            &format!("{}/{record_id}", records("/v1/agent", &service_id)),
+            &key,
+        )
         .await;
     assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
     assert_eq!(deleted.body["dnsRecord"]["id"], record_id.as_str());
     let again = s
-        .delete(&format!("{}/{record_id}", records("/v1/agent", &service_id)), &key)
+        .delete(
+            &format!("{}/{record_id}", records("/v1/agent", &service_id)),
+            &key,
+        )
         .await;
     assert_error(&again, StatusCode::NOT_FOUND, "not_found");
     let listed = s.get(&records("/v1/agent", &service_id), &key).await;
@@ -180,7 +203,10 @@ async fn the_domain_reference_flow_works_over_http() {
         .iter()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    for action in ["service.domain:nameservers:set", "service.domain:dns-records:write"] {
+    for action in [
+        "service.domain:nameservers:set",
+        "service.domain:dns-records:write",
+    ] {
         assert!(actions.contains(&action), "{actions:?}");
     }
     assert_books_balance(s.app()).await;
@@ -216,11 +242,8 @@ async fn mcp_flow(transport: Transport) {
         json!({"quoteId": quote["quote"]["id"], "idempotencyKey": "mcp-domain-1"}),
     )
     .await;
-    let done = mcp_support::wait_for_purchase(
-        &client,
-        purchase["purchase"]["id"].as_str().unwrap(),
-    )
-    .await;
+    let done =
+        mcp_support::wait_for_purchase(&client, purchase["purchase"]["id"].as_str().unwrap()).await;
     let service_id = done["serviceIds"][0].as_str().unwrap().to_owned();
     let service = ok(&client, "service_get", json!({"serviceId": service_id})).await;
     assert_eq!(service["service"]["details"]["domainName"], "launchpad.com");
@@ -231,7 +254,13 @@ async fn mcp_flow(transport: Transport) {
         json!({"serviceId": service_id, "nameservers": ["ns1.example.net", "ns2.example.net", "ns3.example.net"]}),
     )
     .await;
-    assert_eq!(ns["service"]["details"]["nameservers"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        ns["service"]["details"]["nameservers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
     let mx = ok(
         &client,
         "domain_dns_record_upsert",
@@ -252,7 +281,12 @@ async fn mcp_flow(transport: Transport) {
         json!({"serviceId": service_id, "type": "CNAME", "name": "www", "value": "launchpad.pages.example.net"}),
     )
     .await;
-    let listed = ok(&client, "domain_dns_record_list", json!({"serviceId": service_id})).await;
+    let listed = ok(
+        &client,
+        "domain_dns_record_list",
+        json!({"serviceId": service_id}),
+    )
+    .await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 2);
     let bad = mcp_support::error(
         &client,
@@ -268,7 +302,12 @@ async fn mcp_flow(transport: Transport) {
     )
     .await;
     assert_eq!(deleted["dnsRecord"]["type"], "MX");
-    let listed = ok(&client, "domain_dns_record_list", json!({"serviceId": service_id})).await;
+    let listed = ok(
+        &client,
+        "domain_dns_record_list",
+        json!({"serviceId": service_id}),
+    )
+    .await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     client.cancel().await.unwrap();
     s.stop().await;
@@ -291,20 +330,36 @@ async fn multi_valued_types_keep_one_record_per_value_and_cnames_stand_alone() {
     let path = records("/v1/agent", &service_id);
     for value in ["v=spf1 -all", "google-site-verification=abc"] {
         let r = s
-            .post(&path, &key, json!({"type": "TXT", "name": "@", "value": value}))
+            .post(
+                &path,
+                &key,
+                json!({"type": "TXT", "name": "@", "value": value}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     }
     let same = s
-        .post(&path, &key, json!({"type": "TXT", "name": "@", "value": "v=spf1 -all", "ttl": 600}))
+        .post(
+            &path,
+            &key,
+            json!({"type": "TXT", "name": "@", "value": "v=spf1 -all", "ttl": 600}),
+        )
         .await;
     assert_eq!(same.status, StatusCode::OK, "{}", same.text);
     let a = s
-        .post(&path, &key, json!({"type": "A", "name": "api", "value": "203.0.113.5"}))
+        .post(
+            &path,
+            &key,
+            json!({"type": "A", "name": "api", "value": "203.0.113.5"}),
+        )
         .await;
     assert_eq!(a.status, StatusCode::CREATED);
     let cname = s
-        .post(&path, &key, json!({"type": "CNAME", "name": "API", "value": "elsewhere.example.net"}))
+        .post(
+            &path,
+            &key,
+            json!({"type": "CNAME", "name": "API", "value": "elsewhere.example.net"}),
+        )
         .await;
     assert!(
         assert_error(&cname, StatusCode::CONFLICT, "invalid_state")["message"]
@@ -313,28 +368,49 @@ async fn multi_valued_types_keep_one_record_per_value_and_cnames_stand_alone() {
             .contains("CNAME")
     );
     let apex = s
-        .post(&path, &key, json!({"type": "CNAME", "name": "@", "value": "elsewhere.example.net"}))
+        .post(
+            &path,
+            &key,
+            json!({"type": "CNAME", "name": "@", "value": "elsewhere.example.net"}),
+        )
         .await;
     assert_error(&apex, StatusCode::BAD_REQUEST, "validation_failed");
     assert_eq!(error_fields(&apex), ["name"]);
     let www = s
-        .post(&path, &key, json!({"type": "CNAME", "name": "www", "value": "a.example.net"}))
+        .post(
+            &path,
+            &key,
+            json!({"type": "CNAME", "name": "www", "value": "a.example.net"}),
+        )
         .await;
     assert_eq!(www.status, StatusCode::CREATED);
     let moved = s
-        .post(&path, &key, json!({"type": "CNAME", "name": "www", "value": "b.example.net"}))
+        .post(
+            &path,
+            &key,
+            json!({"type": "CNAME", "name": "www", "value": "b.example.net"}),
+        )
         .await;
     assert_eq!(moved.status, StatusCode::OK);
     assert_eq!(moved.body["dnsRecord"]["id"], www.body["dnsRecord"]["id"]);
     let txt_at_www = s
-        .post(&path, &key, json!({"type": "TXT", "name": "www", "value": "hello"}))
+        .post(
+            &path,
+            &key,
+            json!({"type": "TXT", "name": "www", "value": "hello"}),
+        )
         .await;
     assert_error(&txt_at_www, StatusCode::CONFLICT, "invalid_state");
     let listed = s.get(&format!("{path}?limit=2"), &key).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
     let next = listed.body["nextCursor"].as_str().unwrap();
     let rest = s.get(&format!("{path}?limit=2&cursor={next}"), &key).await;
-    assert_eq!(rest.body["items"].as_array().unwrap().len(), 2, "{}", rest.text);
+    assert_eq!(
+        rest.body["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        rest.text
+    );
     s.stop().await;
 }
 
@@ -345,15 +421,42 @@ async fn invalid_values_are_refused_with_each_field_named_and_nothing_written() 
     let path = records("/v1/agent", &service_id);
     let ns_path = format!("/v1/agent/services/{service_id}/domain/nameservers");
     let cases = [
-        (json!({"type": "A", "name": "www", "value": "999.1.1.1"}), vec!["value"]),
-        (json!({"type": "AAAA", "name": "www", "value": "203.0.113.1"}), vec!["value"]),
-        (json!({"type": "MX", "name": "@", "value": "mail.example.com"}), vec!["priority"]),
-        (json!({"type": "A", "name": "www", "value": "203.0.113.1", "ttl": 30}), vec!["ttl"]),
-        (json!({"type": "SPF", "name": "-x", "value": "v"}), vec!["type", "name"]),
-        (json!({"type": "SRV", "name": "_sip._tcp", "value": "5 99999 sip.example.com", "priority": 1}), vec!["value"]),
-        (json!({"type": "CAA", "name": "@", "value": "0 nonsense \"x\""}), vec!["value"]),
-        (json!({"type": "NS", "name": "@", "value": "ns1.example.net"}), vec!["name"]),
-        (json!({"type": "A", "name": "www", "value": "203.0.113.1", "priority": 5}), vec!["priority"]),
+        (
+            json!({"type": "A", "name": "www", "value": "999.1.1.1"}),
+            vec!["value"],
+        ),
+        (
+            json!({"type": "AAAA", "name": "www", "value": "203.0.113.1"}),
+            vec!["value"],
+        ),
+        (
+            json!({"type": "MX", "name": "@", "value": "mail.example.com"}),
+            vec!["priority"],
+        ),
+        (
+            json!({"type": "A", "name": "www", "value": "203.0.113.1", "ttl": 30}),
+            vec!["ttl"],
+        ),
+        (
+            json!({"type": "SPF", "name": "-x", "value": "v"}),
+            vec!["type", "name"],
+        ),
+        (
+            json!({"type": "SRV", "name": "_sip._tcp", "value": "5 99999 sip.example.com", "priority": 1}),
+            vec!["value"],
+        ),
+        (
+            json!({"type": "CAA", "name": "@", "value": "0 nonsense \"x\""}),
+            vec!["value"],
+        ),
+        (
+            json!({"type": "NS", "name": "@", "value": "ns1.example.net"}),
+            vec!["name"],
+        ),
+        (
+            json!({"type": "A", "name": "www", "value": "203.0.113.1", "priority": 5}),
+            vec!["priority"],
+        ),
     ];
     for (body, fields) in cases {
         let reply = s.post(&path, &key, body.clone()).await;
@@ -361,16 +464,31 @@ async fn invalid_values_are_refused_with_each_field_named_and_nothing_written() 
         assert_eq!(error_fields(&reply), fields, "{body}");
     }
     let unknown = s
-        .post(&path, &key, json!({"type": "A", "name": "www", "value": "203.0.113.1", "weight": 1}))
+        .post(
+            &path,
+            &key,
+            json!({"type": "A", "name": "www", "value": "203.0.113.1", "weight": 1}),
+        )
         .await;
     assert_error(&unknown, StatusCode::BAD_REQUEST, "validation_failed");
     let wrong_json_type = s
-        .post(&path, &key, json!({"type": "A", "name": "www", "value": "203.0.113.1", "ttl": "long"}))
+        .post(
+            &path,
+            &key,
+            json!({"type": "A", "name": "www", "value": "203.0.113.1", "ttl": "long"}),
+        )
         .await;
-    assert_error(&wrong_json_type, StatusCode::BAD_REQUEST, "validation_failed");
+    assert_error(
+        &wrong_json_type,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+    );
     for (list, field) in [
         (json!(["ns1.example.net"]), "nameservers"),
-        (json!(["ns1.example.net", "NS1.example.net."]), "nameservers[1]"),
+        (
+            json!(["ns1.example.net", "NS1.example.net."]),
+            "nameservers[1]",
+        ),
         (json!(["ns1.example.net", "not a host"]), "nameservers[1]"),
     ] {
         let reply = put(&s, &key, &ns_path, json!({"nameservers": list})).await;
@@ -382,14 +500,23 @@ async fn invalid_values_are_refused_with_each_field_named_and_nothing_written() 
     assert_eq!(error_fields(&reply), ["nameservers"]);
     let listed = s.get(&path, &key).await;
     assert_eq!(listed.body["items"], json!([]));
-    let service = s.get(&format!("/v1/agent/services/{service_id}"), &key).await;
+    let service = s
+        .get(&format!("/v1/agent/services/{service_id}"), &key)
+        .await;
     assert_eq!(
         service.body["service"]["details"]["nameservers"],
-        json!(["ns1.sandbox.agent-store.test", "ns2.sandbox.agent-store.test"])
+        json!([
+            "ns1.sandbox.agent-store.test",
+            "ns2.sandbox.agent-store.test"
+        ])
     );
     // The registrar refusing a change (sandbox test marker) is a 502 and writes nothing.
     let refused = s
-        .post(&path, &key, json!({"type": "TXT", "name": "@", "value": "sandbox-fail"}))
+        .post(
+            &path,
+            &key,
+            json!({"type": "TXT", "name": "@", "value": "sandbox-fail"}),
+        )
         .await;
     assert_error(&refused, StatusCode::BAD_GATEWAY, "provider_error");
     let listed = s.get(&path, &key).await;
@@ -404,11 +531,23 @@ async fn another_agents_domain_is_not_found_and_a_server_is_the_wrong_type() {
     let (_, other) = s.agent(&owner, "other-bot").await;
     let ns_body = json!({"nameservers": ["ns1.example.net", "ns2.example.net"]});
     let ns_path = format!("/v1/agent/services/{service_id}/domain/nameservers");
-    assert_error(&put(&s, &other, &ns_path, ns_body.clone()).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(
+        &put(&s, &other, &ns_path, ns_body.clone()).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
     let path = records("/v1/agent", &service_id);
-    assert_error(&s.get(&path, &other).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(
+        &s.get(&path, &other).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
     let a = json!({"type": "A", "name": "www", "value": "203.0.113.1"});
-    assert_error(&s.post(&path, &other, a.clone()).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(
+        &s.post(&path, &other, a.clone()).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
     let created = s.post(&path, &key, a.clone()).await;
     let record_id = created.body["dnsRecord"]["id"].as_str().unwrap();
     assert_error(
@@ -417,7 +556,8 @@ async fn another_agents_domain_is_not_found_and_a_server_is_the_wrong_type() {
         "not_found",
     );
     assert_error(
-        &s.delete(&format!("{path}/dns_01jdx3c2v8k6c2q4w1z9y7t5re"), &key).await,
+        &s.delete(&format!("{path}/dns_01jdx3c2v8k6c2q4w1z9y7t5re"), &key)
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     );
@@ -430,15 +570,32 @@ async fn another_agents_domain_is_not_found_and_a_server_is_the_wrong_type() {
                    "configuration": {"hostname": "web-01", "region": "eu-west", "image": "ubuntu-24.04", "billingTermMonths": 1}}),
         )
         .await;
-    let done = wait_for_purchase(&s, &key, "/v1/agent", server.body["purchase"]["id"].as_str().unwrap()).await;
+    let done = wait_for_purchase(
+        &s,
+        &key,
+        "/v1/agent",
+        server.body["purchase"]["id"].as_str().unwrap(),
+    )
+    .await;
     let server_id = done["serviceIds"][0].as_str().unwrap();
-    let wrong = put(&s, &key, &format!("/v1/agent/services/{server_id}/domain/nameservers"), ns_body).await;
+    let wrong = put(
+        &s,
+        &key,
+        &format!("/v1/agent/services/{server_id}/domain/nameservers"),
+        ns_body,
+    )
+    .await;
     assert_error(&wrong, StatusCode::BAD_REQUEST, "validation_failed");
     assert_eq!(error_fields(&wrong), ["serviceId"]);
     for reply in [
         s.get(&records("/v1/agent", server_id), &key).await,
-        s.post(&records("/v1/agent", server_id), &key, a.clone()).await,
-        s.delete(&format!("{}/{record_id}", records("/v1/agent", server_id)), &key).await,
+        s.post(&records("/v1/agent", server_id), &key, a.clone())
+            .await,
+        s.delete(
+            &format!("{}/{record_id}", records("/v1/agent", server_id)),
+            &key,
+        )
+        .await,
     ] {
         assert_error(&reply, StatusCode::BAD_REQUEST, "validation_failed");
         assert_eq!(error_fields(&reply), ["serviceId"]);
@@ -481,15 +638,30 @@ async fn allowed_actions_and_service_state_gate_every_domain_action() {
         json!({"allowedActions": null}),
     )
     .await;
-    assert_eq!(put(&s, &key, &ns_path, ns_body.clone()).await.status, StatusCode::OK);
+    assert_eq!(
+        put(&s, &key, &ns_path, ns_body.clone()).await.status,
+        StatusCode::OK
+    );
 
     // A domain whose registration failed is not active: every change is refused.
     let failed_id = buy_domain(&s, &key, "launchpad-sandbox-fail.com").await;
-    let failed = s.get(&format!("/v1/agent/services/{failed_id}"), &key).await;
-    assert_eq!(failed.body["service"]["status"], "failed", "{}", failed.text);
+    let failed = s
+        .get(&format!("/v1/agent/services/{failed_id}"), &key)
+        .await;
+    assert_eq!(
+        failed.body["service"]["status"], "failed",
+        "{}",
+        failed.text
+    );
     let failed_path = records("/v1/agent", &failed_id);
     for reply in [
-        put(&s, &key, &format!("/v1/agent/services/{failed_id}/domain/nameservers"), ns_body).await,
+        put(
+            &s,
+            &key,
+            &format!("/v1/agent/services/{failed_id}/domain/nameservers"),
+            ns_body,
+        )
+        .await,
         s.post(&failed_path, &key, a.clone()).await,
         s.get(&failed_path, &key).await,
         s.delete(&format!("{failed_path}/{record_id}"), &key).await,
@@ -503,7 +675,9 @@ async fn allowed_actions_and_service_state_gate_every_domain_action() {
 #[tokio::test]
 async fn domain_routes_are_in_the_openapi_document() {
     let s = TestServer::start().await;
-    let doc = s.send(s.client.get(format!("{}/openapi.json", s.base))).await;
+    let doc = s
+        .send(s.client.get(format!("{}/openapi.json", s.base)))
+        .await;
     let paths = doc.body["paths"].as_object().unwrap();
     for base in ["/v1/agent", "/v1/account"] {
         for path in [
@@ -511,7 +685,10 @@ async fn domain_routes_are_in_the_openapi_document() {
             "/services/{serviceId}/domain/dns-records",
             "/services/{serviceId}/domain/dns-records/{recordId}",
         ] {
-            assert!(paths.contains_key(&format!("{base}{path}")), "openapi lacks {base}{path}");
+            assert!(
+                paths.contains_key(&format!("{base}{path}")),
+                "openapi lacks {base}{path}"
+            );
         }
     }
     s.stop().await;

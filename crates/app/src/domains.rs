@@ -22,21 +22,15 @@ use crate::pagination::{Page, PageRequest};
 use crate::services::ServiceView;
 use crate::{App, AppError, AppResult, Principal};
 
-const SET_NAMESERVERS: Action = Action::new(
-    "domain",
-    "domain:nameservers:set",
-    ServiceState::Active,
-);
+const SET_NAMESERVERS: Action =
+    Action::new("domain", "domain:nameservers:set", ServiceState::Active);
 const READ_RECORDS: Action = Action::new(
     "domain",
     "domain:dns-records:read",
     ServiceState::Provisioned,
 );
-const WRITE_RECORDS: Action = Action::new(
-    "domain",
-    "domain:dns-records:write",
-    ServiceState::Active,
-);
+const WRITE_RECORDS: Action =
+    Action::new("domain", "domain:dns-records:write", ServiceState::Active);
 
 /// The most records one domain may hold: far above real zones, low enough that checks over all of a
 /// domain's records stay cheap and one agent cannot grow a zone without bound.
@@ -93,9 +87,11 @@ fn view(r: DnsRecord, domain: &str) -> DnsRecordView {
 /// The registered name of a domain service (from the registrar's details, else the configuration).
 fn domain_name(service: &Service) -> String {
     let from = |json: &str| {
-        serde_json::from_str::<Value>(json)
-            .ok()
-            .and_then(|v| v.get("domainName").and_then(Value::as_str).map(str::to_ascii_lowercase))
+        serde_json::from_str::<Value>(json).ok().and_then(|v| {
+            v.get("domainName")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+        })
     };
     from(&service.details)
         .or_else(|| from(&service.configuration))
@@ -192,7 +188,8 @@ impl App {
         let service = self
             .locked_domain(&mut tx, principal, service_id, SET_NAMESERVERS)
             .await?;
-        let mut details: Value = serde_json::from_str(&service.details).unwrap_or_else(|_| json!({}));
+        let mut details: Value =
+            serde_json::from_str(&service.details).unwrap_or_else(|_| json!({}));
         if !details.is_object() {
             details = json!({});
         }
@@ -274,7 +271,10 @@ impl App {
             .upsert_dns_record(&domain, &spec)
             .await
             .map_err(provider_error)?;
-        match self.write_upsert(principal, service_id, &record, &planned).await {
+        match self
+            .write_upsert(principal, service_id, &record, &planned)
+            .await
+        {
             Ok(done) => Ok(done),
             Err(err) => {
                 // The zone changed between the plan and the write (a concurrent change): take the
@@ -308,13 +308,19 @@ impl App {
             .await?;
         let existing = dns_records::all(&mut *tx, &service.id).await?;
         let again = plan(record, &existing)?;
-        if again.id != planned.id {
+        // The record to replace must still be the one the registrar was told about (or none).
+        let same_target = match (&again.replaces, &planned.replaces) {
+            (None, None) => true,
+            (Some(now_replaced), Some(was)) => now_replaced.id == was.id,
+            _ => false,
+        };
+        if !same_target {
             return Err(AppError::Conflict(
                 "the domain's records changed while this one was being written; retry".to_owned(),
             ));
         }
         let row = DnsRecord {
-            id: again.id.clone(),
+            id: planned.id.clone(),
             service_id: service.id.clone(),
             account_id: service.account_id.clone(),
             record_type: record.record_type.as_str().to_owned(),

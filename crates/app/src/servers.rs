@@ -29,7 +29,8 @@ use crate::{App, AppError, AppResult, Principal};
 pub const SERVER_OPERATION_JOB: &str = "server_operation";
 
 /// Power states a server passes through while an action runs.
-pub const TRANSITIONAL_POWER_STATES: [&str; 4] = ["restarting", "reinstalling", "starting", "stopping"];
+pub const TRANSITIONAL_POWER_STATES: [&str; 4] =
+    ["restarting", "reinstalling", "starting", "stopping"];
 
 /// A server action as a client asked for it (values not yet validated).
 #[derive(Debug, Clone)]
@@ -70,9 +71,14 @@ impl Kind {
     }
 
     fn parse(name: &str) -> Option<Self> {
-        [Self::Restart, Self::Reinstall, Self::PowerOn, Self::PowerOff]
-            .into_iter()
-            .find(|k| k.name() == name)
+        [
+            Self::Restart,
+            Self::Reinstall,
+            Self::PowerOn,
+            Self::PowerOff,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
     }
 
     fn transitional(self) -> &'static str {
@@ -86,7 +92,10 @@ impl Kind {
 
     /// The state a successful action leaves the server in, when it is already there: a no-op.
     fn already(self, current: &str) -> bool {
-        matches!((self, current), (Self::PowerOn, "running") | (Self::PowerOff, "stopped"))
+        matches!(
+            (self, current),
+            (Self::PowerOn, "running") | (Self::PowerOff, "stopped")
+        )
     }
 }
 
@@ -141,13 +150,20 @@ impl App {
                 if GPU_ONLY_IMAGES.contains(&image) && !has_gpu {
                     return Err(AppError::invalid_field(
                         "image",
-                        &format!("{image} needs a GPU server; this server has none (images: {})", images.join(", ")),
+                        &format!(
+                            "{image} needs a GPU server; this server has none (images: {})",
+                            images.join(", ")
+                        ),
                     ));
                 }
                 if !images.iter().any(|i| i == image) {
                     return Err(AppError::invalid_field(
                         "image",
-                        &format!("must be one of {} (the images of {})", images.join(", "), service.catalog_item_id),
+                        &format!(
+                            "must be one of {} (the images of {})",
+                            images.join(", "),
+                            service.catalog_item_id
+                        ),
                     ));
                 }
                 Ok((Kind::Reinstall, Some(image.to_owned())))
@@ -155,7 +171,10 @@ impl App {
             ServerCommand::Power(state) => match state.as_str() {
                 "on" => Ok((Kind::PowerOn, None)),
                 "off" => Ok((Kind::PowerOff, None)),
-                _ => Err(AppError::invalid_field("state", "must be \"on\" or \"off\"")),
+                _ => Err(AppError::invalid_field(
+                    "state",
+                    "must be \"on\" or \"off\"",
+                )),
             },
         }
     }
@@ -173,7 +192,10 @@ impl App {
         if let ServerCommand::Power(state) = &command
             && !matches!(state.as_str(), "on" | "off")
         {
-            return Err(AppError::invalid_field("state", "must be \"on\" or \"off\""));
+            return Err(AppError::invalid_field(
+                "state",
+                "must be \"on\" or \"off\"",
+            ));
         }
         let scope = scope(principal);
         if let Some(keyed) = keyed
@@ -226,11 +248,19 @@ impl App {
             };
             if !server_operations::insert(&mut tx, &op).await? {
                 return Err(AppError::Conflict(
-                    "another action on this server is in progress; wait until it finishes".to_owned(),
+                    "another action on this server is in progress; wait until it finishes"
+                        .to_owned(),
                 ));
             }
-            jobs::enqueue(&mut tx, &new_id(IdKind::Job), SERVER_OPERATION_JOB, &op.id, now, now)
-                .await?;
+            jobs::enqueue(
+                &mut tx,
+                &new_id(IdKind::Job),
+                SERVER_OPERATION_JOB,
+                &op.id,
+                now,
+                now,
+            )
+            .await?;
             details["powerState"] = json!(kind.transitional());
             details["lastOperation"] = json!({
                 "id": op.id, "action": op.action, "image": op.image, "status": "pending",
@@ -301,7 +331,9 @@ impl App {
             Kind::PowerOff => compute.set_server_power(&request, false).await,
         };
         match result {
-            Err(err) if err.retryable && job.attempts < i64::from(self.config().jobs.max_attempts) => {
+            Err(err)
+                if err.retryable && job.attempts < i64::from(self.config().jobs.max_attempts) =>
+            {
                 let base = i64::try_from(self.config().jobs.retry_base_ms).unwrap_or(1000);
                 let exponent = u32::try_from(job.attempts.clamp(1, 16) - 1).unwrap_or(0);
                 let delay = base.saturating_mul(1_i64 << exponent).min(5 * MINUTE_MS);

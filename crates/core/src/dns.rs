@@ -81,7 +81,10 @@ impl RecordType {
     /// Types of which a name may hold several records, told apart by value (MX, TXT, NS, SRV, CAA).
     /// For the others (A, AAAA, CNAME) a name holds one record of the type, replaced on upsert.
     pub const fn keyed_by_value(self) -> bool {
-        matches!(self, Self::Mx | Self::Txt | Self::Ns | Self::Srv | Self::Caa)
+        matches!(
+            self,
+            Self::Mx | Self::Txt | Self::Ns | Self::Srv | Self::Caa
+        )
     }
 }
 
@@ -228,8 +231,9 @@ fn name_problem(record_type: RecordType, name: &str) -> Option<&'static str> {
             let service = labels.next().unwrap_or_default();
             let proto = labels.next().unwrap_or_default();
             let underscored = |l: &str| l.len() > 1 && l.starts_with('_');
-            (!(underscored(service) && underscored(proto)))
-                .then_some("an SRV record's name must start with _service._protocol, e.g. _sip._tcp")
+            (!(underscored(service) && underscored(proto))).then_some(
+                "an SRV record's name must start with _service._protocol, e.g. _sip._tcp",
+            )
         }
         _ => None,
     }
@@ -301,7 +305,9 @@ fn host_name(raw: &str, underscore: bool) -> Result<String, &'static str> {
     }
     let labels: Vec<&str> = host.split('.').collect();
     if labels.len() < 2 {
-        return Err("must be a fully qualified host name with at least two labels, such as mail.example.com");
+        return Err(
+            "must be a fully qualified host name with at least two labels, such as mail.example.com",
+        );
     }
     if !labels.iter().all(|l| is_label(l, underscore)) {
         return Err(
@@ -423,7 +429,10 @@ pub fn validate_nameservers(raw: &[String]) -> Result<Vec<String>, FieldErrors> 
     for (i, host) in raw.iter().enumerate() {
         match normalize_host(host) {
             Ok(host) if out.contains(&host) => {
-                errors.push(format!("nameservers[{i}]"), format!("{host} is listed twice"));
+                errors.push(
+                    format!("nameservers[{i}]"),
+                    format!("{host} is listed twice"),
+                );
             }
             Ok(host) => out.push(host),
             Err(message) => errors.push(format!("nameservers[{i}]"), message),

@@ -26,7 +26,8 @@ pub trait Compute: Send + Sync {
     async fn create_server(&self, req: &ProvisionRequest) -> Result<Provisioned, ProviderError>;
 
     /// Reboot the server; it is running afterwards.
-    async fn restart_server(&self, req: &ServerActionRequest) -> Result<ServerState, ProviderError>;
+    async fn restart_server(&self, req: &ServerActionRequest)
+    -> Result<ServerState, ProviderError>;
 
     /// Wipe the server's disk and install `image`; it is running afterwards.
     async fn reinstall_server(
@@ -221,7 +222,10 @@ impl Compute for SandboxCompute {
         self.log.provision(req, |hash| self.create(req, hash)).await
     }
 
-    async fn restart_server(&self, req: &ServerActionRequest) -> Result<ServerState, ProviderError> {
+    async fn restart_server(
+        &self,
+        req: &ServerActionRequest,
+    ) -> Result<ServerState, ProviderError> {
         let running = ServerState {
             power_state: PowerState::Running,
             image: None,
@@ -355,7 +359,10 @@ mod tests {
             .unwrap();
         assert_eq!(again.power_state, PowerState::Stopped);
         assert_eq!(compute.action_calls("job_1"), 2);
-        let restarted = compute.restart_server(&action("job_2", "web", 1)).await.unwrap();
+        let restarted = compute
+            .restart_server(&action("job_2", "web", 1))
+            .await
+            .unwrap();
         assert_eq!(restarted.power_state.as_str(), "running");
         let reinstalled = compute
             .reinstall_server(&action("job_3", "web", 1), "debian-12")
@@ -379,10 +386,12 @@ mod tests {
                 .unwrap_err();
             assert!(err.retryable);
         }
-        assert!(compute
-            .restart_server(&action("job_5", "web-sandbox-flaky", 3))
-            .await
-            .is_ok());
+        assert!(
+            compute
+                .restart_server(&action("job_5", "web-sandbox-flaky", 3))
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

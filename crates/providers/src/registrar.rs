@@ -146,7 +146,10 @@ impl SandboxRegistrar {
         let zones = self.zones.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(zone) = zones.get(domain) else {
             return (
-                SANDBOX_NAMESERVERS.iter().map(|s| (*s).to_owned()).collect(),
+                SANDBOX_NAMESERVERS
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
                 Vec::new(),
             );
         };
@@ -190,7 +193,10 @@ impl SandboxRegistrar {
         let zone = zones
             .entry(domain.domain_name.clone())
             .or_insert_with(|| Zone {
-                nameservers: SANDBOX_NAMESERVERS.iter().map(|s| (*s).to_owned()).collect(),
+                nameservers: SANDBOX_NAMESERVERS
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
                 records: HashMap::new(),
             });
         change(zone)
@@ -295,9 +301,7 @@ impl Registrar for SandboxRegistrar {
         nameservers: &[String],
     ) -> Result<(), ProviderError> {
         if !(2..=13).contains(&nameservers.len()) {
-            return Err(self
-                .log
-                .permanent("a domain needs 2 to 13 name servers"));
+            return Err(self.log.permanent("a domain needs 2 to 13 name servers"));
         }
         let texts: Vec<&str> = nameservers.iter().map(String::as_str).collect();
         let key = format!("ns:{}:{}", domain.domain_name, texts.join(","));
@@ -417,10 +421,24 @@ mod tests {
         registrar.set_nameservers(&d, &ns).await.unwrap();
         assert_eq!(registrar.zone("launchpad.com").0, ns);
         assert!(registrar.set_nameservers(&d, &ns[..1]).await.is_err());
-        registrar.upsert_dns_record(&d, &record("dns_1", "a")).await.unwrap();
-        registrar.upsert_dns_record(&d, &record("dns_1", "b")).await.unwrap();
-        registrar.upsert_dns_record(&d, &record("dns_2", "c")).await.unwrap();
-        let values: Vec<String> = registrar.zone("launchpad.com").1.into_iter().map(|r| r.value).collect();
+        registrar
+            .upsert_dns_record(&d, &record("dns_1", "a"))
+            .await
+            .unwrap();
+        registrar
+            .upsert_dns_record(&d, &record("dns_1", "b"))
+            .await
+            .unwrap();
+        registrar
+            .upsert_dns_record(&d, &record("dns_2", "c"))
+            .await
+            .unwrap();
+        let values: Vec<String> = registrar
+            .zone("launchpad.com")
+            .1
+            .into_iter()
+            .map(|r| r.value)
+            .collect();
         assert_eq!(values, ["b", "c"]);
         registrar.delete_dns_record(&d, "dns_1").await.unwrap();
         registrar.delete_dns_record(&d, "dns_1").await.unwrap();

@@ -25,7 +25,11 @@ pub struct DnsRecord {
 
 /// Take the service's row lock for the rest of the transaction (a no-op update of `updated_at`).
 /// Returns whether the service exists.
-pub async fn lock_service(conn: &mut AnyConnection, service_id: &str, now: i64) -> StoreResult<bool> {
+pub async fn lock_service(
+    conn: &mut AnyConnection,
+    service_id: &str,
+    now: i64,
+) -> StoreResult<bool> {
     let done = sqlx::query("UPDATE services SET updated_at = $2 WHERE id = $1")
         .bind(service_id)
         .bind(now)

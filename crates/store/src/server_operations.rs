@@ -45,10 +45,12 @@ pub async fn get<'c, E: Executor<'c, Database = Any>>(
     ex: E,
     id: &str,
 ) -> StoreResult<Option<ServerOperation>> {
-    Ok(sqlx::query_as("SELECT * FROM server_operations WHERE id = $1")
-        .bind(id)
-        .fetch_optional(ex)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT * FROM server_operations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(ex)
+            .await?,
+    )
 }
 
 /// The server's pending operation, if any.

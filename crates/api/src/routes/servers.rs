@@ -47,7 +47,9 @@ pub struct RestartBody {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReinstallBody {
-    /// One of the item's `supportedImages` (`nvidia-ai-ubuntu` only on GPU servers).
+    /// One of the item's `supportedImages` (`nvidia-ai-ubuntu` only on GPU servers). Required (a
+    /// missing image is reported on the `image` field).
+    #[serde(default)]
     pub image: String,
     /// Optional: a retry with the same key replays the first answer instead of reinstalling again.
     #[serde(rename = "idempotencyKey")]
@@ -58,7 +60,8 @@ pub struct ReinstallBody {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PowerBody {
-    /// `on` or `off`.
+    /// `on` or `off`. Required (a missing state is reported on the `state` field).
+    #[serde(default)]
     pub state: String,
     /// Optional, as on every POST.
     #[serde(rename = "idempotencyKey")]

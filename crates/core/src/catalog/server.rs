@@ -89,7 +89,11 @@ impl ServerParams {
         check_slugs(problems, at, "regions", &self.regions);
         check_slugs(problems, at, "images", &self.images);
         if self.gpu.is_none() {
-            for image in self.images.iter().filter(|i| GPU_ONLY_IMAGES.contains(&i.as_str())) {
+            for image in self
+                .images
+                .iter()
+                .filter(|i| GPU_ONLY_IMAGES.contains(&i.as_str()))
+            {
                 problems.push(format!(
                     "{at}.images: {image:?} needs a GPU, but the item has no gpu"
                 ));

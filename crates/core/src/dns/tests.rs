@@ -36,9 +36,19 @@ fn with_priority(mut i: RecordInput, p: i64) -> RecordInput {
 #[test]
 fn a_records_take_ipv4_addresses_in_canonical_form() {
     let r = ok(&input("A", "@", " 203.0.113.10 "));
-    assert_eq!((r.name.as_str(), r.value.as_str(), r.ttl), ("@", "203.0.113.10", DEFAULT_TTL));
+    assert_eq!(
+        (r.name.as_str(), r.value.as_str(), r.ttl),
+        ("@", "203.0.113.10", DEFAULT_TTL)
+    );
     assert_eq!(r.record_type, RecordType::A);
-    for bad in ["256.1.1.1", "1.2.3", "01.2.3.4", "2001:db8::1", "example.com", "1.2.3.4.5"] {
+    for bad in [
+        "256.1.1.1",
+        "1.2.3",
+        "01.2.3.4",
+        "2001:db8::1",
+        "example.com",
+        "1.2.3.4.5",
+    ] {
         assert_eq!(refused(&input("A", "www", bad)), ["value"], "{bad}");
     }
 }
@@ -56,13 +66,42 @@ fn aaaa_records_take_ipv6_addresses_normalized() {
 #[test]
 fn cname_targets_are_host_names_and_never_at_the_apex_or_pointing_at_themselves() {
     let r = ok(&input("CNAME", "WWW", "Target.Example.NET."));
-    assert_eq!((r.name.as_str(), r.value.as_str()), ("www", "target.example.net"));
-    assert_eq!(refused(&input("CNAME", "@", "target.example.net")), ["name"]);
-    assert_eq!(refused(&input("CNAME", "launchpad.com.", "x.example.net")), ["name"]);
-    assert_eq!(refused(&input("CNAME", "www", "www.launchpad.com")), ["value"]);
-    assert_eq!(ok(&input("CNAME", "_acme-challenge", "_acme-challenge.dns.example.net")).value, "_acme-challenge.dns.example.net");
-    assert_eq!(refused(&with_priority(input("MX", "@", "mail_1.example.com"), 1)), ["value"]);
-    for bad in ["localhost", "-bad.example.com", "a..b.com", "203.0.113.1", "http://x.com"] {
+    assert_eq!(
+        (r.name.as_str(), r.value.as_str()),
+        ("www", "target.example.net")
+    );
+    assert_eq!(
+        refused(&input("CNAME", "@", "target.example.net")),
+        ["name"]
+    );
+    assert_eq!(
+        refused(&input("CNAME", "launchpad.com.", "x.example.net")),
+        ["name"]
+    );
+    assert_eq!(
+        refused(&input("CNAME", "www", "www.launchpad.com")),
+        ["value"]
+    );
+    assert_eq!(
+        ok(&input(
+            "CNAME",
+            "_acme-challenge",
+            "_acme-challenge.dns.example.net"
+        ))
+        .value,
+        "_acme-challenge.dns.example.net"
+    );
+    assert_eq!(
+        refused(&with_priority(input("MX", "@", "mail_1.example.com"), 1)),
+        ["value"]
+    );
+    for bad in [
+        "localhost",
+        "-bad.example.com",
+        "a..b.com",
+        "203.0.113.1",
+        "http://x.com",
+    ] {
         assert_eq!(refused(&input("CNAME", "www", bad)), ["value"], "{bad}");
     }
 }
@@ -71,19 +110,40 @@ fn cname_targets_are_host_names_and_never_at_the_apex_or_pointing_at_themselves(
 fn mx_and_srv_need_a_priority_and_others_refuse_one() {
     assert_eq!(refused(&input("MX", "@", "mail.example.com")), ["priority"]);
     let r = ok(&with_priority(input("MX", "@", "Mail.Example.com"), 10));
-    assert_eq!((r.value.as_str(), r.priority), ("mail.example.com", Some(10)));
-    assert_eq!(refused(&with_priority(input("MX", "@", "mail.example.com"), 65_536)), ["priority"]);
-    assert_eq!(refused(&with_priority(input("MX", "@", "mail.example.com"), -1)), ["priority"]);
-    assert_eq!(refused(&with_priority(input("A", "@", "203.0.113.1"), 10)), ["priority"]);
-    assert_eq!(refused(&with_priority(input("TXT", "@", "hello"), 0)), ["priority"]);
+    assert_eq!(
+        (r.value.as_str(), r.priority),
+        ("mail.example.com", Some(10))
+    );
+    assert_eq!(
+        refused(&with_priority(input("MX", "@", "mail.example.com"), 65_536)),
+        ["priority"]
+    );
+    assert_eq!(
+        refused(&with_priority(input("MX", "@", "mail.example.com"), -1)),
+        ["priority"]
+    );
+    assert_eq!(
+        refused(&with_priority(input("A", "@", "203.0.113.1"), 10)),
+        ["priority"]
+    );
+    assert_eq!(
+        refused(&with_priority(input("TXT", "@", "hello"), 0)),
+        ["priority"]
+    );
 }
 
 #[test]
 fn txt_values_are_printable_text_up_to_a_bound() {
     let r = ok(&input("TXT", "_dmarc", "v=DMARC1; p=none"));
-    assert_eq!((r.name.as_str(), r.value.as_str()), ("_dmarc", "v=DMARC1; p=none"));
+    assert_eq!(
+        (r.name.as_str(), r.value.as_str()),
+        ("_dmarc", "v=DMARC1; p=none")
+    );
     assert!(validate_record(&input("TXT", "@", &"a".repeat(MAX_TXT_LEN)), DOMAIN).is_ok());
-    assert_eq!(refused(&input("TXT", "@", &"a".repeat(MAX_TXT_LEN + 1))), ["value"]);
+    assert_eq!(
+        refused(&input("TXT", "@", &"a".repeat(MAX_TXT_LEN + 1))),
+        ["value"]
+    );
     assert_eq!(refused(&input("TXT", "@", "tab\there")), ["value"]);
     assert_eq!(refused(&input("TXT", "@", "caf\u{e9}")), ["value"]);
     assert_eq!(refused(&input("TXT", "@", "   ")), ["value"]);
@@ -99,13 +159,44 @@ fn ns_records_delegate_subdomains_only() {
 
 #[test]
 fn srv_records_have_a_service_name_and_weight_port_target() {
-    let r = ok(&with_priority(input("SRV", "_sip._tcp", "5  5060 SIP.example.com."), 10));
+    let r = ok(&with_priority(
+        input("SRV", "_sip._tcp", "5  5060 SIP.example.com."),
+        10,
+    ));
     assert_eq!(r.value, "5 5060 sip.example.com");
-    assert!(validate_record(&with_priority(input("SRV", "_sip._tcp.eu", "0 0 ."), 0), DOMAIN).is_ok());
-    assert_eq!(refused(&with_priority(input("SRV", "sip", "5 5060 sip.example.com"), 1)), ["name"]);
-    assert_eq!(refused(&with_priority(input("SRV", "_sip", "5 5060 sip.example.com"), 1)), ["name"]);
-    for bad in ["5 5060", "5 70000 sip.example.com", "-1 5060 sip.example.com", "a b c", "5 5060 sip.example.com extra"] {
-        assert_eq!(refused(&with_priority(input("SRV", "_sip._tcp", bad), 1)), ["value"], "{bad}");
+    assert!(
+        validate_record(
+            &with_priority(input("SRV", "_sip._tcp.eu", "0 0 ."), 0),
+            DOMAIN
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        refused(&with_priority(
+            input("SRV", "sip", "5 5060 sip.example.com"),
+            1
+        )),
+        ["name"]
+    );
+    assert_eq!(
+        refused(&with_priority(
+            input("SRV", "_sip", "5 5060 sip.example.com"),
+            1
+        )),
+        ["name"]
+    );
+    for bad in [
+        "5 5060",
+        "5 70000 sip.example.com",
+        "-1 5060 sip.example.com",
+        "a b c",
+        "5 5060 sip.example.com extra",
+    ] {
+        assert_eq!(
+            refused(&with_priority(input("SRV", "_sip._tcp", bad), 1)),
+            ["value"],
+            "{bad}"
+        );
     }
 }
 
@@ -113,9 +204,23 @@ fn srv_records_have_a_service_name_and_weight_port_target() {
 fn caa_records_have_flags_a_known_tag_and_a_quoted_value() {
     let r = ok(&input("CAA", "@", "0 issue \"letsencrypt.org\""));
     assert_eq!(r.value, "0 issue \"letsencrypt.org\"");
-    assert_eq!(ok(&input("CAA", "@", "0 ISSUEWILD ;")).value, "0 issuewild \";\"");
-    assert_eq!(ok(&input("CAA", "@", "128 iodef \"mailto:sec@launchpad.com\"")).value, "128 iodef \"mailto:sec@launchpad.com\"");
-    for bad in ["0 issue", "256 issue \"x\"", "0 unknown \"x\"", "0 iodef \"ftp://x\"", "0 issue \"unterminated", "0 issue \"a\"b\"", "x issue \"y\""] {
+    assert_eq!(
+        ok(&input("CAA", "@", "0 ISSUEWILD ;")).value,
+        "0 issuewild \";\""
+    );
+    assert_eq!(
+        ok(&input("CAA", "@", "128 iodef \"mailto:sec@launchpad.com\"")).value,
+        "128 iodef \"mailto:sec@launchpad.com\""
+    );
+    for bad in [
+        "0 issue",
+        "256 issue \"x\"",
+        "0 unknown \"x\"",
+        "0 iodef \"ftp://x\"",
+        "0 issue \"unterminated",
+        "0 issue \"a\"b\"",
+        "x issue \"y\"",
+    ] {
         assert_eq!(refused(&input("CAA", "@", bad)), ["value"], "{bad}");
     }
 }
@@ -124,12 +229,26 @@ fn caa_records_have_flags_a_known_tag_and_a_quoted_value() {
 fn names_are_relative_lowercase_labels_and_full_names_inside_the_domain_are_shortened() {
     assert_eq!(ok(&input("A", "", "203.0.113.1")).name, "@");
     assert_eq!(ok(&input("A", "LaunchPad.com.", "203.0.113.1")).name, "@");
-    assert_eq!(ok(&input("A", "api.v2.launchpad.com", "203.0.113.1")).name, "api.v2");
+    assert_eq!(
+        ok(&input("A", "api.v2.launchpad.com", "203.0.113.1")).name,
+        "api.v2"
+    );
     assert_eq!(ok(&input("A", "*.dev", "203.0.113.1")).name, "*.dev");
-    for bad in ["-www", "www-", "a..b", "sp ace", "dev.*", "caf\u{e9}", &"a".repeat(64)] {
+    for bad in [
+        "-www",
+        "www-",
+        "a..b",
+        "sp ace",
+        "dev.*",
+        "caf\u{e9}",
+        &"a".repeat(64),
+    ] {
         assert_eq!(refused(&input("A", bad, "203.0.113.1")), ["name"], "{bad}");
     }
-    assert_eq!(refused(&input("A", "launchpad.com.launchpad.com", "203.0.113.1")), ["name"]);
+    assert_eq!(
+        refused(&input("A", "launchpad.com.launchpad.com", "203.0.113.1")),
+        ["name"]
+    );
     let long = vec!["a".repeat(60); 4].join(".");
     assert_eq!(refused(&input("A", &long, "203.0.113.1")), ["name"]);
 }
@@ -161,7 +280,11 @@ fn upsert_keys_include_the_value_only_for_multi_valued_types() {
     assert_ne!(t1.upsert_key(), t2.upsert_key());
     let m1 = ok(&with_priority(input("MX", "@", "mail.example.com"), 10));
     let m2 = ok(&with_priority(input("MX", "@", "MAIL.example.com."), 20));
-    assert_eq!(m1.upsert_key(), m2.upsert_key(), "same host, new priority: replaced");
+    assert_eq!(
+        m1.upsert_key(),
+        m2.upsert_key(),
+        "same host, new priority: replaced"
+    );
     assert_eq!(a1.fqdn(DOMAIN), "www.launchpad.com");
     assert_eq!(t1.fqdn(DOMAIN), "launchpad.com");
 }
@@ -196,8 +319,14 @@ fn nameserver_lists_have_two_to_thirteen_distinct_host_names() {
     let many: Vec<String> = (0..14).map(|i| format!("ns{i}.example.net")).collect();
     assert!(validate_nameservers(&many).is_err());
     assert!(validate_nameservers(&many[..13]).is_ok());
-    assert_eq!(fields(&["ns1.example.net", "NS1.example.net."]), ["nameservers[1]"]);
-    assert_eq!(fields(&["bad_host.example", "ns2", "203.0.113.1"]), ["nameservers[0]", "nameservers[1]", "nameservers[2]"]);
+    assert_eq!(
+        fields(&["ns1.example.net", "NS1.example.net."]),
+        ["nameservers[1]"]
+    );
+    assert_eq!(
+        fields(&["bad_host.example", "ns2", "203.0.113.1"]),
+        ["nameservers[0]", "nameservers[1]", "nameservers[2]"]
+    );
 }
 
 proptest! {

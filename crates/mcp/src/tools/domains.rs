@@ -205,27 +205,49 @@ mod tests {
         let request = upsert
             .request(json!({"serviceId": "svc_1", "type": "MX", "name": "@", "value": "mail.example.com", "priority": 10}))
             .unwrap();
-        assert_eq!(request.path_and_query(), "/services/svc_1/domain/dns-records");
+        assert_eq!(
+            request.path_and_query(),
+            "/services/svc_1/domain/dns-records"
+        );
         assert_eq!(
             request.body,
             Some(json!({"type": "MX", "name": "@", "value": "mail.example.com", "priority": 10}))
         );
-        assert!(upsert.request(json!({"serviceId": "svc_1", "type": "SPF", "name": "@", "value": "x"})).is_err());
+        assert!(
+            upsert
+                .request(json!({"serviceId": "svc_1", "type": "SPF", "name": "@", "value": "x"}))
+                .is_err()
+        );
         let ns = find("domain_nameservers_set")
             .unwrap()
             .request(json!({"serviceId": "svc_1", "nameservers": ["a.example", "b.example"]}))
             .unwrap();
         assert_eq!(ns.method, http::Method::PUT);
-        assert_eq!(ns.body, Some(json!({"nameservers": ["a.example", "b.example"]})));
+        assert_eq!(
+            ns.body,
+            Some(json!({"nameservers": ["a.example", "b.example"]}))
+        );
         let delete = find("domain_dns_record_delete")
             .unwrap()
             .request(json!({"serviceId": "svc_1", "recordId": "dns_2"}))
             .unwrap();
-        assert_eq!(delete.path_and_query(), "/services/svc_1/domain/dns-records/dns_2");
+        assert_eq!(
+            delete.path_and_query(),
+            "/services/svc_1/domain/dns-records/dns_2"
+        );
         let hints = |name: &str| find(name).unwrap().tool.annotations.clone().unwrap();
         assert_eq!(hints("domain_dns_record_list").read_only_hint, Some(true));
-        assert_eq!(hints("domain_dns_record_delete").destructive_hint, Some(true));
-        assert_eq!(hints("domain_dns_record_upsert").idempotent_hint, Some(true));
-        assert_eq!(hints("domain_dns_record_upsert").read_only_hint, Some(false));
+        assert_eq!(
+            hints("domain_dns_record_delete").destructive_hint,
+            Some(true)
+        );
+        assert_eq!(
+            hints("domain_dns_record_upsert").idempotent_hint,
+            Some(true)
+        );
+        assert_eq!(
+            hints("domain_dns_record_upsert").read_only_hint,
+            Some(false)
+        );
     }
 }

@@ -145,7 +145,11 @@ mod tests {
             .unwrap();
         assert_eq!(request.path_and_query(), "/services/svc_1/server/power");
         assert_eq!(request.body, Some(json!({"state": "off"})));
-        assert!(power.request(json!({"serviceId": "svc_1", "state": "sideways"})).is_err());
+        assert!(
+            power
+                .request(json!({"serviceId": "svc_1", "state": "sideways"}))
+                .is_err()
+        );
         let restart = find("server_restart")
             .unwrap()
             .request(json!({"serviceId": "svc_1", "idempotencyKey": "r1"}))
