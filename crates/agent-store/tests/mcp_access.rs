@@ -88,7 +88,7 @@ async fn the_stdio_forwarder_with_a_bad_key_answers_each_call_with_the_unauthent
     let owner = s.owner().await;
     let client = connect(&s, &owner.token, Transport::Stdio).await;
     // tools/list needs no key: it is the same static table.
-    assert_eq!(tools(&client).await.len(), 16);
+    assert_eq!(tools(&client).await.len(), 23);
     let err = error(&client, "wallet_get", json!({})).await;
     assert_eq!(err["code"], "unauthenticated");
     client.cancel().await.unwrap();
