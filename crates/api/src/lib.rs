@@ -62,6 +62,8 @@ pub fn router(app: App) -> Router {
     let account = routes::account::router()
         .merge(routes::money_account::router())
         .merge(routes::router::account_router())
+        .merge(routes::domains::account_router())
+        .merge(routes::servers::account_router())
         .merge(routes::phones::account_router())
         .merge(routes::storage::account_router())
         .layer(middleware::from_fn_with_state(
@@ -147,6 +149,8 @@ fn agent_api() -> OpenApiRouter<App> {
     routes::agent::router()
         .merge(routes::money_agent::router())
         .merge(routes::router::agent_router())
+        .merge(routes::domains::agent_router())
+        .merge(routes::servers::agent_router())
         .merge(routes::phones::agent_router())
         .merge(routes::storage::agent_router())
 }

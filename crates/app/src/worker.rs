@@ -69,6 +69,7 @@ impl App {
     async fn run_job(&self, job: Job) -> AppResult<()> {
         match job.kind.as_str() {
             PROVISION_JOB => self.provision(job).await,
+            crate::servers::SERVER_OPERATION_JOB => self.run_server_operation(job).await,
             other => {
                 let mut tx = self.store().begin_write().await?;
                 jobs::fail(

@@ -3,6 +3,7 @@
 //! rule in this crate can be unit- and property-tested in isolation.
 
 pub mod catalog;
+pub mod dns;
 pub mod fields;
 pub mod ids;
 pub mod keys;

@@ -38,6 +38,14 @@ impl ApiRequest {
         }
     }
 
+    pub fn put(segments: &[&str], body: Value) -> Self {
+        Self {
+            method: Method::PUT,
+            body: Some(body),
+            ..Self::get(segments)
+        }
+    }
+
     pub fn delete(segments: &[&str]) -> Self {
         Self {
             method: Method::DELETE,

@@ -1,6 +1,9 @@
 //! Compute interface (virtual servers) and the sandbox compute provider.
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -21,6 +24,63 @@ pub trait Compute: Send + Sync {
     /// `req.resources`. Details: `hostname`, `region`, `image`, `ipv4`, `ipv6`, `powerState`,
     /// `backupsEnabled`, `vcpus`, `memoryMb`, `diskGb`, `gpu` (null if none).
     async fn create_server(&self, req: &ProvisionRequest) -> Result<Provisioned, ProviderError>;
+
+    /// Reboot the server; it is running afterwards.
+    async fn restart_server(&self, req: &ServerActionRequest)
+    -> Result<ServerState, ProviderError>;
+
+    /// Wipe the server's disk and install `image`; it is running afterwards.
+    async fn reinstall_server(
+        &self,
+        req: &ServerActionRequest,
+        image: &str,
+    ) -> Result<ServerState, ProviderError>;
+
+    /// Power the server on (`true`) or off (`false`).
+    async fn set_server_power(
+        &self,
+        req: &ServerActionRequest,
+        on: bool,
+    ) -> Result<ServerState, ProviderError>;
+}
+
+/// One management action on a server. `operation_id` is the idempotency key: the jobs worker may
+/// call again after a timeout or a restart, and the provider must not act twice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerActionRequest {
+    pub operation_id: String,
+    pub service_id: String,
+    /// The provider's id of the server, from provisioning.
+    pub provider_ref: String,
+    /// The service's configuration (hostname, region, image, ...).
+    pub configuration: Value,
+    /// 1 for the first call for this operation, then one more on each retry.
+    pub attempt: u32,
+}
+
+/// Whether a server is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerState {
+    Running,
+    Stopped,
+}
+
+impl PowerState {
+    /// The `details.powerState` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+/// A server's state after an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerState {
+    pub power_state: PowerState,
+    /// The installed image, when the action changed it (reinstall).
+    pub image: Option<String>,
 }
 
 /// The offline compute provider: servers exist only as records, with addresses from the documentation
@@ -28,13 +88,74 @@ pub trait Compute: Send + Sync {
 #[derive(Debug)]
 pub struct SandboxCompute {
     log: ProvisionLog,
+    delay: Duration,
+    flaky_marker: String,
+    flaky_failures: u32,
+    /// Results of management actions by operation id (repeated calls answer the same), and the
+    /// number of calls made for each.
+    actions: Mutex<HashMap<String, (u32, Option<ServerState>)>>,
 }
 
 impl SandboxCompute {
     pub fn new(config: &SandboxConfig) -> Self {
         Self {
             log: ProvisionLog::new(PROVIDER, "server", config),
+            delay: Duration::from_millis(config.provisioning_delay_ms),
+            flaky_marker: config.flaky_marker.clone(),
+            flaky_failures: config.flaky_failures,
+            actions: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Calls made for a management operation so far, successful or not.
+    pub fn action_calls(&self, operation_id: &str) -> u32 {
+        self.actions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(operation_id)
+            .map_or(0, |(calls, _)| *calls)
+    }
+
+    /// Run one management action: the stored result if the operation already ran, else (after the
+    /// configured delay, standing in for the reboot) the test-mode outage of a `flaky_marker`
+    /// server's first attempts, else `result`, which is stored.
+    async fn act(
+        &self,
+        req: &ServerActionRequest,
+        result: ServerState,
+    ) -> Result<ServerState, ProviderError> {
+        if req.operation_id.is_empty() || req.provider_ref.is_empty() {
+            return Err(self
+                .log
+                .permanent("a server action needs an operation id and the server's provider ref"));
+        }
+        let stored = {
+            let mut actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
+            let entry = actions.entry(req.operation_id.clone()).or_default();
+            entry.0 = entry.0.saturating_add(1);
+            entry.1.clone()
+        };
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        if let Some(done) = stored {
+            return Ok(done);
+        }
+        let flaky = !self.flaky_marker.is_empty()
+            && config_text(&req.configuration).any(|t| t.contains(&self.flaky_marker));
+        let attempt = req.attempt.max(1);
+        if flaky && attempt <= self.flaky_failures {
+            return Err(ProviderError::retryable(
+                PROVIDER,
+                format!(
+                    "temporary sandbox outage (test marker {:?}: attempt {attempt} of the first {} fails); retry later",
+                    self.flaky_marker, self.flaky_failures
+                ),
+            ));
+        }
+        let mut actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = actions.entry(req.operation_id.clone()).or_default();
+        Ok(entry.1.get_or_insert(result).clone())
     }
 
     /// Creation calls made for `service_id` so far.
@@ -100,6 +221,68 @@ impl Compute for SandboxCompute {
     async fn create_server(&self, req: &ProvisionRequest) -> Result<Provisioned, ProviderError> {
         self.log.provision(req, |hash| self.create(req, hash)).await
     }
+
+    async fn restart_server(
+        &self,
+        req: &ServerActionRequest,
+    ) -> Result<ServerState, ProviderError> {
+        let running = ServerState {
+            power_state: PowerState::Running,
+            image: None,
+        };
+        self.act(req, running).await
+    }
+
+    async fn reinstall_server(
+        &self,
+        req: &ServerActionRequest,
+        image: &str,
+    ) -> Result<ServerState, ProviderError> {
+        let slug = !image.is_empty()
+            && image.len() <= 64
+            && image
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !slug {
+            return Err(self
+                .log
+                .permanent(format!("{image:?} is not an image name")));
+        }
+        let reinstalled = ServerState {
+            power_state: PowerState::Running,
+            image: Some(image.to_owned()),
+        };
+        self.act(req, reinstalled).await
+    }
+
+    async fn set_server_power(
+        &self,
+        req: &ServerActionRequest,
+        on: bool,
+    ) -> Result<ServerState, ProviderError> {
+        let power_state = if on {
+            PowerState::Running
+        } else {
+            PowerState::Stopped
+        };
+        self.act(
+            req,
+            ServerState {
+                power_state,
+                image: None,
+            },
+        )
+        .await
+    }
+}
+
+/// Every string in a configuration object (one level deep is all a server's configuration has).
+fn config_text(configuration: &Value) -> impl Iterator<Item = &str> {
+    configuration
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.values())
+        .filter_map(Value::as_str)
 }
 
 #[cfg(test)]
@@ -149,6 +332,66 @@ mod tests {
         );
         assert_eq!(d["gpu"], Value::Null);
         assert!(done.provider_ref.starts_with("sandbox_srv_"));
+    }
+
+    fn action(op: &str, hostname: &str, attempt: u32) -> ServerActionRequest {
+        ServerActionRequest {
+            operation_id: op.to_owned(),
+            service_id: "svc_srv_z".to_owned(),
+            provider_ref: "sandbox_srv_1".to_owned(),
+            configuration: json!({"hostname": hostname, "region": "eu-west"}),
+            attempt,
+        }
+    }
+
+    #[tokio::test]
+    async fn server_actions_report_the_resulting_state_once_per_operation() {
+        let compute = SandboxCompute::new(&SandboxConfig::default());
+        let off = compute
+            .set_server_power(&action("job_1", "web", 1), false)
+            .await
+            .unwrap();
+        assert_eq!(off.power_state, PowerState::Stopped);
+        // The same operation again answers the same, even if asked differently.
+        let again = compute
+            .set_server_power(&action("job_1", "web", 2), true)
+            .await
+            .unwrap();
+        assert_eq!(again.power_state, PowerState::Stopped);
+        assert_eq!(compute.action_calls("job_1"), 2);
+        let restarted = compute
+            .restart_server(&action("job_2", "web", 1))
+            .await
+            .unwrap();
+        assert_eq!(restarted.power_state.as_str(), "running");
+        let reinstalled = compute
+            .reinstall_server(&action("job_3", "web", 1), "debian-12")
+            .await
+            .unwrap();
+        assert_eq!(reinstalled.image.as_deref(), Some("debian-12"));
+        let bad = compute
+            .reinstall_server(&action("job_4", "web", 1), "Not An Image")
+            .await
+            .unwrap_err();
+        assert!(!bad.retryable);
+    }
+
+    #[tokio::test]
+    async fn a_flaky_server_fails_its_first_action_attempts_then_succeeds() {
+        let compute = SandboxCompute::new(&SandboxConfig::default());
+        for attempt in 1..=2 {
+            let err = compute
+                .restart_server(&action("job_5", "web-sandbox-flaky", attempt))
+                .await
+                .unwrap_err();
+            assert!(err.retryable);
+        }
+        assert!(
+            compute
+                .restart_server(&action("job_5", "web-sandbox-flaky", 3))
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

@@ -21,10 +21,10 @@ use std::sync::Arc;
 
 use agent_store_core::catalog::ServerResources;
 
-pub use compute::{Compute, SandboxCompute};
+pub use compute::{Compute, PowerState, SandboxCompute, ServerActionRequest, ServerState};
 pub use config::SandboxConfig;
 pub use payments::{Charge, ChargeStatus, Payments, SandboxPayments};
-pub use registrar::{DomainAvailability, Registrar, SandboxRegistrar};
+pub use registrar::{DnsRecordSpec, DomainAvailability, DomainRef, Registrar, SandboxRegistrar};
 pub use storage::{BucketKeys, SandboxStorage, Storage};
 pub use telephony::{InboundEvent, InboundTraffic, SandboxTelephony, Telephony};
 

@@ -3,10 +3,12 @@
 
 pub mod account;
 pub mod agent;
+pub mod domains;
 pub mod money_account;
 pub mod money_agent;
 pub mod phones;
 pub mod router;
+pub mod servers;
 pub mod shared;
 pub mod storage;
 pub mod system;

@@ -29,7 +29,7 @@ use serde_json::{Map, Value, json};
 use crate::fields::{FieldError, FieldErrors};
 use crate::money::CURRENCY;
 use offer::Offer;
-pub use server::ServerResources;
+pub use server::{GPU_ONLY_IMAGES, ServerResources};
 
 /// The categories, in display order, with their display names. Fixed in code because policies' per-category
 /// rules and the dashboard refer to them; catalog files may only use these.

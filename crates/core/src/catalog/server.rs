@@ -22,6 +22,10 @@ const MAX_DISK_GB: i64 = 64 * 1024;
 /// Longest GPU description, e.g. "1x NVIDIA L4".
 const MAX_GPU_LEN: usize = 64;
 
+/// Images that need a GPU: an item may offer them only if it has one (checked when the catalog loads,
+/// and again when a server is reinstalled).
+pub const GPU_ONLY_IMAGES: &[&str] = &["nvidia-ai-ubuntu"];
+
 /// The machine a server item sells: what the compute provider creates and the service's details report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,6 +43,14 @@ impl CatalogItem {
         match &self.offer {
             Offer::Server(p) => Some(p.resources()),
             _ => None,
+        }
+    }
+
+    /// The images a server of this item may be installed (or reinstalled) with; empty for other items.
+    pub fn server_images(&self) -> &[String] {
+        match &self.offer {
+            Offer::Server(p) => &p.images,
+            _ => &[],
         }
     }
 }
@@ -76,6 +88,17 @@ impl ServerParams {
         }
         check_slugs(problems, at, "regions", &self.regions);
         check_slugs(problems, at, "images", &self.images);
+        if self.gpu.is_none() {
+            for image in self
+                .images
+                .iter()
+                .filter(|i| GPU_ONLY_IMAGES.contains(&i.as_str()))
+            {
+                problems.push(format!(
+                    "{at}.images: {image:?} needs a GPU, but the item has no gpu"
+                ));
+            }
+        }
         if self.billing_terms_months.is_empty() {
             problems.push(format!("{at}.billingTermsMonths: must not be empty"));
         }

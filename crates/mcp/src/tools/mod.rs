@@ -7,9 +7,11 @@
 
 mod account;
 mod catalog;
+mod domains;
 mod phones;
 mod purchases;
 mod router;
+mod servers;
 mod storage;
 
 use std::sync::{Arc, OnceLock};
@@ -158,6 +160,8 @@ pub fn table() -> &'static [ToolSpec] {
         tools.extend(purchases::tools());
         tools.extend(account::tools());
         tools.extend(router::tools());
+        tools.extend(domains::tools());
+        tools.extend(servers::tools());
         tools.extend(phones::tools());
         tools.extend(storage::tools());
         tools
