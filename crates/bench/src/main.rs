@@ -101,11 +101,17 @@ async fn main() -> anyhow::Result<()> {
     let run_purchase = matches!(cli.command, Cmd::All | Cmd::Smoke | Cmd::Purchase);
     let run_router = matches!(cli.command, Cmd::All | Cmd::Smoke | Cmd::Router);
     let run_mcp = matches!(cli.command, Cmd::All | Cmd::Smoke | Cmd::Mcp);
+    // The report is written after every suite, so a failure late in a long run keeps what was measured.
     if run_purchase {
-        suites::purchases(&plan, &mut report).await?;
+        let outcome = suites::purchases(&plan, &mut report).await;
+        report.finish();
+        report.write(&plan.out_dir)?;
+        outcome?;
     }
     if run_mcp {
         report.mcp = Some(suites::mcp(&plan).await?);
+        report.finish();
+        report.write(&plan.out_dir)?;
     }
     if run_router {
         report.router = Some(suites::router(&plan).await?);

@@ -9,6 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -82,6 +83,9 @@ pub fn start(latency: Duration) -> anyhow::Result<String> {
                     .route("/v1/chat/completions", post(completions))
                     .with_state(latency);
                 if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                    let listener = listener.tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    });
                     let _ = axum::serve(listener, app).await;
                 }
             });

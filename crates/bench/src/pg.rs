@@ -1,6 +1,6 @@
 //! PostgreSQL for the benchmarks: a throwaway PostgreSQL 15 cluster started with the repository's
-//! `scripts/pg-cluster.sh` (or an existing server given by URL), switched to full durability, with a
-//! fresh database per measurement.
+//! `scripts/pg-cluster.sh` (or an existing server given by URL), with a fresh database per
+//! measurement; the durability settings in force are reported with the results.
 
 use std::path::{Path, PathBuf};
 
@@ -20,8 +20,11 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Start a cluster in `dir` (or use `existing`), then make commits durable: the script disables
-    /// fsync for test speed, which would make a benchmark meaningless.
+    /// Start a cluster in `dir` (or use `existing`), then ask for durable commits with ALTER SYSTEM.
+    /// Options given on the server's command line win over ALTER SYSTEM, and `pg-cluster.sh` passes
+    /// `-c fsync=off -c full_page_writes=off`, so with that script those two stay off: the settings
+    /// actually in force are read back by [`Cluster::settings`] and printed with the results, and the
+    /// baseline always runs on the same cluster. Pass `--postgres-url` for a fully durable server.
     pub async fn start(dir: &Path, existing: Option<String>) -> anyhow::Result<Self> {
         let cluster = match existing {
             Some(url) => Self { url, dir: None },

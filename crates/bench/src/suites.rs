@@ -248,11 +248,10 @@ pub async fn purchases(plan: &Plan, report: &mut Report) -> anyhow::Result<()> {
     .await?;
     report.purchase.push(suite);
     if plan.postgres {
-        let cluster = pg::Cluster::start(
-            &plan.out_dir.join("runs").join("pg-cluster"),
-            plan.postgres_url.clone(),
-        )
-        .await?;
+        // An absolute directory with a short path: it holds the server's Unix socket.
+        let cluster_dir =
+            std::env::temp_dir().join(format!("agent-store-bench-pg-{}", std::process::id()));
+        let cluster = pg::Cluster::start(&cluster_dir, plan.postgres_url.clone()).await?;
         let settings = cluster.settings().await?;
         let options = ServerOptions {
             postgres_url: Some(cluster.url.clone()),
