@@ -142,7 +142,7 @@ async fn purchase_run(
     let mut results = Vec::new();
     let mut peak = 0;
     for (concurrency, n) in plan.levels() {
-        let app_first = run % 2 == 0;
+        let app_first = run.is_multiple_of(2);
         let mut app = Summary::default();
         let mut base = Summary::default();
         for phase in 0..2 {
