@@ -74,6 +74,16 @@ pub struct EffectivePolicyView {
     pub usage: Value,
 }
 
+/// Whether a policy has a limit that compares against spend already made (its scope's usage).
+fn counts_past_spend(p: &Policy) -> bool {
+    p.daily_spend_limit_minor.is_some()
+        || p.monthly_spend_limit_minor.is_some()
+        || p.max_purchases_per_hour.is_some()
+        || p.category_rules
+            .values()
+            .any(|r| r.daily_spend_limit_minor.is_some() || r.monthly_spend_limit_minor.is_some())
+}
+
 fn parse_stored(text: &str) -> AppResult<Policy> {
     serde_json::from_str(text)
         .map_err(|e| AppError::Internal(format!("stored policy is unreadable: {e}")))
@@ -162,6 +172,54 @@ impl App {
         Ok(set)
     }
 
+    /// Like [`Self::usage_for`], but reads only the scopes that some layer has a window limit for
+    /// (daily, monthly, per category, or purchases per hour): evaluation never looks at the usage of
+    /// the others, and each read aggregates the scope's spends of the month, on every purchase. The
+    /// result of the evaluation is the same; the skipped scopes are left at zero.
+    async fn usage_counted_by(
+        &self,
+        conn: &mut AnyConnection,
+        principal: &Principal,
+        layers: &[PolicyLayer],
+        now: i64,
+    ) -> AppResult<UsageSet> {
+        let counts = |kinds: &[LayerKind]| {
+            layers
+                .iter()
+                .any(|l| kinds.contains(&l.kind) && counts_past_spend(&l.policy))
+        };
+        let (day, month, hour) = (
+            start_of_utc_day(now),
+            start_of_utc_month(now),
+            now - HOUR_MS,
+        );
+        let account_id = principal.account_id();
+        let mut set = UsageSet::default();
+        if counts(&[LayerKind::Platform, LayerKind::Account]) {
+            set.account = to_scope_usage(
+                spends::usage(&mut *conn, account_id, Scope::Account, day, month, hour).await?,
+            );
+        }
+        if let Principal::Agent {
+            agent_id, key_id, ..
+        } = principal
+        {
+            if counts(&[LayerKind::Agent]) {
+                let scope = Scope::Agent(agent_id);
+                set.agent = to_scope_usage(
+                    spends::usage(&mut *conn, account_id, scope, day, month, hour).await?,
+                );
+            }
+            if counts(&[LayerKind::Key]) {
+                let scope = Scope::Key(key_id);
+                set.key = to_scope_usage(
+                    spends::usage(&mut *conn, account_id, scope, day, month, hour).await?,
+                );
+            }
+        }
+        Ok(set)
+    }
+
     /// Evaluate a spend of `principal` against its layers and current usage (read through `ex`).
     pub(crate) async fn evaluate_spend(
         &self,
@@ -170,7 +228,9 @@ impl App {
         spend: &Spend<'_>,
     ) -> AppResult<Evaluation> {
         let layers = self.layers_for(&mut *conn, principal).await?;
-        let usage = self.usage_for(conn, principal, now_ms()).await?;
+        let usage = self
+            .usage_counted_by(conn, principal, &layers, now_ms())
+            .await?;
         Ok(policy::evaluate(
             &layers,
             |kind| usage.for_layer(kind),
