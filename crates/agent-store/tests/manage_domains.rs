@@ -631,6 +631,20 @@ async fn allowed_actions_and_service_state_gate_every_domain_action() {
     ] {
         assert_error(&reply, StatusCode::FORBIDDEN, "capability_not_allowed");
     }
+    // An empty list is the read-only preset (SPEC section 8): listing works, changes do not.
+    put(
+        &s,
+        &owner.token,
+        &format!("/v1/account/agents/{agent_id}/policy"),
+        json!({"allowedActions": []}),
+    )
+    .await;
+    assert_eq!(s.get(&path, &key).await.status, StatusCode::OK);
+    assert_error(
+        &s.post(&path, &key, a.clone()).await,
+        StatusCode::FORBIDDEN,
+        "capability_not_allowed",
+    );
     put(
         &s,
         &owner.token,

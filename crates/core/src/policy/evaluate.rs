@@ -62,15 +62,27 @@ pub struct ActionRefused {
     pub message: String,
 }
 
+/// Whether a capability only reads (lists DNS records, messages, calls, router keys or usage).
+pub fn is_read_capability(capability: &str) -> bool {
+    [":read", ":list", ":get"]
+        .iter()
+        .any(|suffix| capability.ends_with(suffix))
+}
+
 /// Checks a management action: refused by the first layer whose `allowedActions` is a list without
-/// `capability` (an empty list refuses everything); layers with `null` do not restrict.
+/// `capability`; layers with `null` do not restrict. An empty list makes the key read-only for
+/// management actions (SPEC section 8): it refuses every change and admits the read capabilities.
+/// A non-empty list admits exactly what it names, reads included.
 pub fn check_action(layers: &[PolicyLayer], capability: &str) -> Result<(), ActionRefused> {
+    let read = is_read_capability(capability);
     let refusing = layers.iter().find(|layer| {
         layer
             .policy
             .allowed_actions
             .as_ref()
-            .is_some_and(|allowed| !allowed.iter().any(|a| a == capability))
+            .is_some_and(|allowed| {
+                !allowed.iter().any(|a| a == capability) && !(allowed.is_empty() && read)
+            })
     });
     match refusing {
         None => Ok(()),

@@ -20,7 +20,7 @@ mod validate;
 use serde::{Deserialize, Serialize};
 
 pub use decision::{Decision, Evaluation, Reason, ReasonCode, ScopeUsage, Spend};
-pub use evaluate::{ActionRefused, check_action, evaluate};
+pub use evaluate::{ActionRefused, check_action, evaluate, is_read_capability};
 pub use merge::{EffectivePolicy, merge};
 pub use model::{CategoryRule, Policy};
 pub use usage::{UsageView, usage_view};

@@ -91,7 +91,48 @@ fn an_action_outside_a_layers_list_is_refused_by_that_layer() {
 #[test]
 fn an_empty_allowed_actions_list_is_read_only() {
     let layers = [layer(Agent, json!({"allowedActions": []}))];
-    assert!(check_action(&layers, "router:api-key:list").is_err());
+    for read in [
+        "router:api-key:list",
+        "router:usage:get",
+        "domain:dns-records:read",
+        "phone:messages:read",
+    ] {
+        assert_eq!(check_action(&layers, read), Ok(()), "{read}");
+    }
+    for change in [
+        "router:api-key:create",
+        "server:restart",
+        "phone:balance:topup",
+    ] {
+        assert_eq!(
+            check_action(&layers, change).unwrap_err().layer,
+            Agent,
+            "{change}"
+        );
+    }
+    // A non-empty list admits exactly what it names, reads included.
+    let listed = [layer(Agent, json!({"allowedActions": ["server:restart"]}))];
+    assert!(check_action(&listed, "phone:messages:read").is_err());
+}
+
+#[test]
+fn the_read_capabilities_are_the_listings_and_nothing_that_changes_a_service() {
+    let reads: Vec<&str> = crate::policy::CAPABILITIES
+        .iter()
+        .copied()
+        .filter(|c| crate::policy::is_read_capability(c))
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            "domain:dns-records:read",
+            "phone:messages:read",
+            "phone:missed-calls:read",
+            "phone:call-log:read",
+            "router:api-key:list",
+            "router:usage:get",
+        ]
+    );
 }
 
 #[test]
