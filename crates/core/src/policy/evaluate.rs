@@ -75,14 +75,15 @@ pub fn is_read_capability(capability: &str) -> bool {
 /// A non-empty list admits exactly what it names, reads included.
 pub fn check_action(layers: &[PolicyLayer], capability: &str) -> Result<(), ActionRefused> {
     let read = is_read_capability(capability);
+    let admits = |allowed: &[String]| {
+        allowed.iter().any(|a| a == capability) || (allowed.is_empty() && read)
+    };
     let refusing = layers.iter().find(|layer| {
         layer
             .policy
             .allowed_actions
-            .as_ref()
-            .is_some_and(|allowed| {
-                !allowed.iter().any(|a| a == capability) && !(allowed.is_empty() && read)
-            })
+            .as_deref()
+            .is_some_and(|allowed| !admits(allowed))
     });
     match refusing {
         None => Ok(()),
