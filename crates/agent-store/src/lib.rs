@@ -37,6 +37,10 @@ impl RunningServer {
         }
         (&mut self.task).await.context("server task failed")??;
         self.stop_worker().await;
+        // Write the router's finished requests and return its leases' credit before closing.
+        if let Err(err) = self.app.stop_router().await {
+            tracing::warn!(error = %err, "router leases not released at shutdown; the sweeper will");
+        }
         self.app.store().close().await;
         Ok(())
     }
@@ -51,6 +55,10 @@ impl RunningServer {
     pub async fn wait(mut self) -> anyhow::Result<()> {
         (&mut self.task).await.context("server task failed")??;
         self.stop_worker().await;
+        // Write the router's finished requests and return its leases' credit before closing.
+        if let Err(err) = self.app.stop_router().await {
+            tracing::warn!(error = %err, "router leases not released at shutdown; the sweeper will");
+        }
         self.app.store().close().await;
         Ok(())
     }

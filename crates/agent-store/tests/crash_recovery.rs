@@ -168,21 +168,22 @@ async fn settled_purchase(client: &reqwest::Client, base: &str, key: &str, id: &
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_router_reservation_left_by_a_killed_server_is_released_by_the_sweeper_after_restart() {
+async fn a_router_credit_lease_left_by_a_killed_server_is_returned_by_the_sweeper_after_restart() {
     let mock = router_support::start_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let url = agent_store_store::test_support::fresh_database_url(data)
         .await
         .unwrap();
-    // A model whose upstream sends one chunk and then hangs, and a sweeper that treats reservations
-    // older than 1 s as left by a crash.
+    // A model whose upstream sends one chunk and then hangs, and a sweeper that treats leases whose
+    // process has not shown life for 1 s as left by a crash.
     let config = data.join("router.toml");
     std::fs::write(
         &config,
         format!(
             r#"[router]
 sweep_after_seconds = 1
+lease_stale_seconds = 1
 [[router.upstreams]]
 name = "mock"
 base_url = "{}"
@@ -299,13 +300,30 @@ max_output_tokens = 1000
     let store = Store::connect(&url, &StoreOptions::default())
         .await
         .unwrap();
-    let outcome: String =
-        sqlx::query_scalar("SELECT outcome FROM router_requests WHERE service_id = $1")
+    // The killed process's lease was closed by the sweeper and its whole amount returned; the request
+    // it was serving was never written (usage is recorded when a request finishes), so nothing was
+    // charged for it.
+    let leases: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, amount_micro FROM router_leases WHERE service_id = $1")
             .bind(&service_id)
-            .fetch_one(store.pool())
+            .fetch_all(store.pool())
             .await
             .unwrap();
-    assert_eq!(outcome, "swept");
+    assert!(!leases.is_empty(), "the request ran on a lease");
+    assert!(
+        leases
+            .iter()
+            .all(|(status, amount)| status == "closed" && *amount == 0),
+        "{leases:?}"
+    );
+    let swept: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM ledger_transactions WHERE service_id = $1 AND description LIKE '%swept%'",
+    )
+    .bind(&service_id)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(swept, 1, "one sweep returned the lease");
     let problems = agent_store_store::invariants::check(store.pool())
         .await
         .unwrap();

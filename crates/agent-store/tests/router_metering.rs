@@ -386,6 +386,8 @@ async fn an_exhausted_balance_is_refused_with_402_insufficient_credits() {
         ok.body["choices"][0]["message"]["content"],
         "Echo: say hello"
     );
+    // The usage log is written in batches; reads through the API flush first, this one by hand.
+    s.app().flush_router_usage().await.unwrap();
     let outcomes: Vec<String> = sqlx::query_scalar(
         "SELECT outcome FROM router_requests WHERE service_id = $1 ORDER BY created_at, id",
     )

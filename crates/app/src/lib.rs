@@ -103,6 +103,15 @@ impl App {
         &self.inner.router
     }
 
+    /// A reference that does not keep the app alive (for background tasks that end with it).
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Self { inner })
+    }
+
     pub(crate) fn pepper(&self) -> &Pepper {
         &self.inner.pepper
     }

@@ -64,8 +64,11 @@ impl App {
         match s.service_type.as_str() {
             "phone_number" => details["balanceMinor"] = json!(balance / MICRO_USD_PER_MINOR),
             "llm_router" => {
-                // Unused reservations flow back into service:<svc> as usage credits, so what was
-                // bought counts every other credit; requests in flight sit in reserved:<svc>.
+                // Unused reservations and lease remainders flow back into service:<svc> as usage
+                // credits, so what was bought counts every other credit. reserved:<svc> holds the
+                // credit leased by server processes: what this process's lease has free is still
+                // the customer's to spend (shown in the balance); the rest is held by requests in
+                // flight or by other processes' leases.
                 let purchased =
                     agent_store_store::router::credits_purchased(&mut *conn, &s.id).await?;
                 let reserved = ledger::balance(
@@ -73,9 +76,10 @@ impl App {
                     &agent_store_store::router::reserved_account(&s.id),
                 )
                 .await?;
-                details["creditBalanceMicroUsd"] = json!(balance);
+                let free = self.router_lease_free(&s.id).min(reserved);
+                details["creditBalanceMicroUsd"] = json!(balance + free);
                 details["creditsPurchasedMicroUsd"] = json!(purchased);
-                details["creditsReservedMicroUsd"] = json!(reserved);
+                details["creditsReservedMicroUsd"] = json!(reserved - free);
                 details["creditsUsedMicroUsd"] =
                     json!(purchased.saturating_sub(balance).saturating_sub(reserved));
                 details["baseUrl"] = json!(self.router_base_url());
@@ -105,6 +109,8 @@ impl App {
         principal: &Principal,
         service_id: &str,
     ) -> AppResult<ServiceView> {
+        // Router balances include this process's finished requests.
+        self.flush_router_usage().await?;
         let mut conn = self.store().acquire().await?;
         let service = services::get(
             &mut *conn,
@@ -149,6 +155,7 @@ impl App {
             service_type,
             status,
         };
+        self.flush_router_usage().await?;
         let mut conn = self.store().acquire().await?;
         let rows = services::list(
             &mut *conn,

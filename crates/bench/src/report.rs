@@ -146,6 +146,9 @@ pub struct RouterSuite {
     pub litellm_version: Option<String>,
     pub durability: String,
     pub rows: Vec<RouterRow>,
+    /// The same measurement, same runs, with `router.lease_chunk_micro = 0`: a durable reservation
+    /// and settlement per request (what the router did before leases).
+    pub per_request_rows: Vec<RouterRow>,
     pub server_rss_mb_after: f64,
     pub litellm_rss_mb_after: Option<f64>,
 }
@@ -275,7 +278,7 @@ impl Report {
             out.extend(suite.invariant_problems.iter().cloned());
         }
         if let Some(r) = &self.router {
-            for row in &r.rows {
+            for row in r.rows.iter().chain(&r.per_request_rows) {
                 if row.errors > 0 {
                     out.push(format!("router {} req/s: {} failed", row.rate, row.errors));
                 }
@@ -395,6 +398,26 @@ impl Report {
                     opt(row.litellm_added_p50_ms),
                     opt(row.litellm_added_p99_ms),
                     opt(row.litellm_over_ours_p99),
+                );
+            }
+            let _ = writeln!(
+                s,
+                "\nWithout leases (`router.lease_chunk_micro = 0`: one durable reservation and one \
+                 settlement transaction per request), same runs:\n\n\
+                 | rate req/s | mode | added p50 ms | added p99 ms |\n|---:|---|---:|---:|"
+            );
+            for row in &r.per_request_rows {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {:.2} | {:.2} |",
+                    row.rate,
+                    if row.streaming {
+                        "streaming, first byte"
+                    } else {
+                        "non-streaming"
+                    },
+                    row.added_p50_ms,
+                    row.added_p99_ms,
                 );
             }
             let _ = writeln!(

@@ -23,6 +23,8 @@ pub struct ServerOptions {
     pub max_connections: u32,
     /// The mock upstream's base URL (`http://127.0.0.1:PORT/v1`), served as model `bench-model`.
     pub upstream_base: Option<String>,
+    /// `router.lease_chunk_micro` (`None`: the shipped default; 0: one transaction per request).
+    pub router_lease_chunk_micro: Option<i64>,
 }
 
 /// What `serve --demo` wrote to `demo.json`.
@@ -69,6 +71,9 @@ fn config_toml(listen: &str, data_dir: &Path, database_url: &str, o: &ServerOpti
         o.max_connections,
         o.sqlite_synchronous,
     );
+    if let Some(chunk) = o.router_lease_chunk_micro {
+        text.push_str(&format!("\n[router]\nlease_chunk_micro = {chunk}\n"));
+    }
     if let Some(upstream) = &o.upstream_base {
         text.push_str(&format!(
             "\n[[router.upstreams]]\nname = \"mock\"\nbase_url = \"{upstream}\"\n\n\

@@ -64,6 +64,7 @@ fn sqlite(sync: &str) -> ServerOptions {
         sqlite_synchronous: sync.to_owned(),
         max_connections: 16,
         upstream_base: None,
+        router_lease_chunk_micro: None,
     }
 }
 
@@ -352,6 +353,19 @@ pub async fn router(plan: &Plan) -> anyhow::Result<RouterSuite> {
     )
     .await?;
     let router_key = router_credits(&server).await?;
+    // The same router without leases: every request commits its reservation and its settlement.
+    let per_request_dir = fresh_dir(&plan.run_dir("router-per-request"))?;
+    let per_request = Server::start(
+        &plan.server_bin,
+        &per_request_dir,
+        &ServerOptions {
+            upstream_base: Some(upstream.clone()),
+            router_lease_chunk_micro: Some(0),
+            ..sqlite("full")
+        },
+    )
+    .await?;
+    let per_request_key = router_credits(&per_request).await?;
     let lite = if plan.litellm {
         litellm::ensure_installed(&plan.litellm_venv).await?;
         Some(litellm::LiteLlm::start(&plan.litellm_venv, &dir, &upstream).await?)
@@ -370,6 +384,11 @@ pub async fn router(plan: &Plan) -> anyhow::Result<RouterSuite> {
         bearer: Some(router_key),
         model: model.clone(),
     };
+    let ours_per_request = router::Target {
+        url: format!("{}/openai/v1/chat/completions", per_request.base),
+        bearer: Some(per_request_key),
+        model: model.clone(),
+    };
     let theirs = lite.as_ref().map(|l| router::Target {
         url: l.url.clone(),
         bearer: Some(litellm::MASTER_KEY.to_owned()),
@@ -377,15 +396,18 @@ pub async fn router(plan: &Plan) -> anyhow::Result<RouterSuite> {
     });
     router::warm_up(&client, &direct, 20).await?;
     router::warm_up(&client, &ours, 20).await?;
+    router::warm_up(&client, &ours_per_request, 20).await?;
     if let Some(t) = &theirs {
         router::warm_up(&client, t, 20).await?;
     }
     let duration = Duration::from_secs(if plan.smoke { 1 } else { 5 });
     let rates: &[u32] = if plan.smoke { &[100] } else { &[100, 500] };
     let mut rows = Vec::new();
+    let mut per_request_rows = Vec::new();
     for &rate in rates {
         for stream in [false, true] {
             let mut runs = Vec::new();
+            let mut per_request_runs = Vec::new();
             for run in 0..plan.runs {
                 eprintln!(
                     "router: {rate} req/s, {}, run {}/{}",
@@ -395,6 +417,9 @@ pub async fn router(plan: &Plan) -> anyhow::Result<RouterSuite> {
                 );
                 let d = router::open_loop(&client, &direct, stream, rate, duration).await?;
                 let o = router::open_loop(&client, &ours, stream, rate, duration).await?;
+                let o0 =
+                    router::open_loop(&client, &ours_per_request, stream, rate, duration).await?;
+                per_request_runs.push((d, o0, None));
                 let t = match &theirs {
                     Some(t) => Some(router::open_loop(&client, t, stream, rate, duration).await?),
                     None => None,
@@ -402,6 +427,7 @@ pub async fn router(plan: &Plan) -> anyhow::Result<RouterSuite> {
                 runs.push((d, o, t));
             }
             rows.push(RouterRow::from_runs(rate, stream, &runs));
+            per_request_rows.push(RouterRow::from_runs(rate, stream, &per_request_runs));
         }
     }
     let server_rss = server.rss_bytes()?;
@@ -409,14 +435,17 @@ pub async fn router(plan: &Plan) -> anyhow::Result<RouterSuite> {
         .as_ref()
         .and_then(|l| crate::server::rss_bytes(l.pid).ok());
     server.stop().await?;
+    per_request.stop().await?;
     if let Some(l) = lite {
         l.stop().await?;
     }
     Ok(RouterSuite {
         mock_latency_ms: 1,
         litellm_version: plan.litellm.then(|| litellm::VERSION.to_owned()),
-        durability: "SQLite WAL, synchronous=FULL (default)".to_owned(),
+        durability: "SQLite WAL, synchronous=FULL (default); credit leases of 1 USD (default)"
+            .to_owned(),
         rows,
+        per_request_rows,
         server_rss_mb_after: server_rss as f64 / 1_048_576.0,
         litellm_rss_mb_after: litellm_rss.map(|b| b as f64 / 1_048_576.0),
     })

@@ -115,6 +115,46 @@ pub async fn check<'c, E: Executor<'c, Database = Any> + Copy>(ex: E) -> StoreRe
         }
     }
     problems.extend(check_service_money(ex).await?);
+    problems.extend(check_router_money(ex).await?);
+    Ok(problems)
+}
+
+/// Router credits (issue 8 leases): per `llm_router` service, `reserved:<svc>` holds exactly its open
+/// leases plus the reservations of requests still `reserved`, and what its usage put into revenue is
+/// exactly the cost its usage log records.
+async fn check_router_money<'c, E: Executor<'c, Database = Any> + Copy>(
+    ex: E,
+) -> StoreResult<Vec<String>> {
+    let mut problems = Vec::new();
+    let rows = sqlx::query(
+        "SELECT s.id,
+            (SELECT CAST(COALESCE(SUM(balance_micro), 0) AS BIGINT) FROM ledger_accounts WHERE id = 'reserved:' || s.id),
+            (SELECT CAST(COALESCE(SUM(amount_micro), 0) AS BIGINT) FROM router_leases WHERE service_id = s.id AND status = 'open'),
+            (SELECT CAST(COALESCE(SUM(reserved_micro), 0) AS BIGINT) FROM router_requests WHERE service_id = s.id AND status = 'reserved'),
+            (SELECT CAST(COALESCE(SUM(e.amount_micro), 0) AS BIGINT) FROM ledger_entries e
+                JOIN ledger_transactions t ON t.id = e.transaction_id
+                WHERE t.service_id = s.id AND t.type = 'usage' AND e.ledger_account_id = 'revenue'),
+            (SELECT CAST(COALESCE(SUM(cost_micro), 0) AS BIGINT) FROM router_requests WHERE service_id = s.id AND status = 'settled')
+         FROM services s WHERE s.service_type = 'llm_router'",
+    )
+    .fetch_all(ex)
+    .await?;
+    for row in rows {
+        let id: String = row.try_get(0)?;
+        let (reserved, leased, in_flight): (i64, i64, i64) =
+            (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+        let (revenue, logged): (i64, i64) = (row.try_get(4)?, row.try_get(5)?);
+        if reserved != leased + in_flight {
+            problems.push(format!(
+                "router service {id}: reserved:{id} holds {reserved} but open leases hold {leased} and reserved requests {in_flight}"
+            ));
+        }
+        if revenue != logged {
+            problems.push(format!(
+                "router service {id}: usage charged {revenue} to revenue but its usage log records {logged}"
+            ));
+        }
+    }
     Ok(problems)
 }
 

@@ -23,6 +23,7 @@ pub mod purchases;
 pub mod quotes;
 pub mod reports;
 pub mod router;
+pub mod router_leases;
 pub mod server_operations;
 pub mod service_payments;
 pub mod services;

@@ -295,8 +295,10 @@ pub async fn router_service(s: &TestServer, usd: i64) -> RouterSetup {
     }
 }
 
-/// The service's ledger balances: (service:<svc>, reserved:<svc>).
+/// The service's ledger balances: (service:<svc>, reserved:<svc>), after the server has written its
+/// finished requests and returned its idle credit leases (what a graceful shutdown does).
 pub async fn balances(s: &TestServer, service_id: &str) -> (i64, i64) {
+    s.app().release_router_leases().await.unwrap();
     let pool = s.app().store().pool();
     let service = agent_store_store::ledger::balance(pool, &format!("service:{service_id}"))
         .await
@@ -307,22 +309,18 @@ pub async fn balances(s: &TestServer, service_id: &str) -> (i64, i64) {
     (service, reserved)
 }
 
-/// Wait (bounded: 10 s) until no request of the service is still reserved.
+/// Wait (bounded: 10 s) until no request of the service is in flight: every finished request is
+/// written and the service's credit lease has been returned (a lease is returned only when no
+/// request holds part of it).
 pub async fn wait_settled(s: &TestServer, service_id: &str) {
     for _ in 0..200 {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM router_requests WHERE service_id = $1 AND status = 'reserved'",
-        )
-        .bind(service_id)
-        .fetch_one(s.app().store().pool())
-        .await
-        .unwrap();
-        if open == 0 {
+        let (_, reserved) = balances(s, service_id).await;
+        if reserved == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("router requests of {service_id} still reserved after 10 s");
+    panic!("router requests of {service_id} still in flight after 10 s");
 }
 
 /// Sum of costs charged (from the ledger: everything the service's usage put into revenue).

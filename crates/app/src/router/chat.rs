@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
+use super::leases::Reservation;
 use super::metering::ReserveError;
 use super::models::{ListedModel, Route};
 use super::{RouterError, RouterPrincipal};
@@ -39,7 +40,6 @@ pub(crate) struct Prepared {
     pub prompt_estimate: i64,
     requested_max: Option<i64>,
     max_field: &'static str,
-    pub request_id: String,
     pub started: Instant,
 }
 
@@ -169,7 +169,6 @@ fn prepare(app: &App, body: Value) -> Result<Prepared, RouterError> {
         client_wants_usage,
         requested_max,
         max_field,
-        request_id: String::new(),
         started: Instant::now(),
     })
 }
@@ -254,18 +253,18 @@ impl App {
         p: RouterPrincipal,
         body: Value,
     ) -> Result<ChatReply, RouterError> {
-        let mut prepared = prepare(self, body)?;
+        let prepared = prepare(self, body)?;
         let reserve = prepared
             .routes
             .iter()
             .map(|r| r.cost(prepared.prompt_bound(r), prepared.max_out(r)))
             .max()
             .unwrap_or(0);
-        prepared.request_id = match self
+        let reservation = match self
             .reserve(&p, &prepared.model, reserve, prepared.streaming)
             .await
         {
-            Ok(id) => id,
+            Ok(r) => r,
             Err(ReserveError::Insufficient {
                 available,
                 required,
@@ -279,7 +278,7 @@ impl App {
         };
         let (reply_tx, reply_rx) = oneshot::channel();
         let app = self.clone();
-        tokio::spawn(async move { app.run_chat(prepared, reply_tx).await });
+        tokio::spawn(async move { app.run_chat(prepared, reservation, reply_tx).await });
         reply_rx
             .await
             .unwrap_or_else(|_| Err(RouterError::Internal("the router task ended".into())))
@@ -288,6 +287,7 @@ impl App {
     async fn run_chat(
         &self,
         prepared: Prepared,
+        reservation: Reservation,
         reply: oneshot::Sender<Result<ChatReply, RouterError>>,
     ) {
         let wait = Duration::from_secs(self.config().router.upstream_timeout_seconds.max(1));
@@ -309,15 +309,15 @@ impl App {
                             .sum();
                         estimate(&prepared, route, produced)
                     });
-                    let settlement = prepared.settlement(Some(route), usage, "ok");
-                    self.settle(&prepared.request_id, settlement).await;
+                    reservation.settle(&prepared.settlement(Some(route), usage, "ok"));
                     let _ = reply.send(Ok(ChatReply::Json(v)));
                     return;
                 }
                 Ok(Ok(UpstreamReply::Stream(mut events))) => {
                     match tokio::time::timeout(wait, events.next()).await {
                         Ok(Some(Ok(first))) => {
-                            self.pump(&prepared, route, first, events, reply).await;
+                            self.pump(&prepared, route, first, events, reply, reservation)
+                                .await;
                             return;
                         }
                         Ok(Some(Err(e))) => {
@@ -337,11 +337,11 @@ impl App {
                     }
                 }
                 Ok(Err(e)) if !e.worth_a_fallback() => {
-                    self.settle(
-                        &prepared.request_id,
-                        prepared.settlement(Some(route), Metered::default(), "upstream_refused"),
-                    )
-                    .await;
+                    reservation.settle(&prepared.settlement(
+                        Some(route),
+                        Metered::default(),
+                        "upstream_refused",
+                    ));
                     let _ = reply.send(Err(upstream_error(e)));
                     return;
                 }
@@ -350,11 +350,7 @@ impl App {
             tracing::warn!(upstream = %route.upstream_name, error = %error, "router upstream failed; trying the next");
             last = error;
         }
-        self.settle(
-            &prepared.request_id,
-            prepared.settlement(None, Metered::default(), "upstream_failed"),
-        )
-        .await;
+        reservation.settle(&prepared.settlement(None, Metered::default(), "upstream_failed"));
         let _ = reply.send(Err(last));
     }
 }

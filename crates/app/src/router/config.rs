@@ -22,6 +22,17 @@ pub struct RouterConfig {
     /// A reservation still open after this long was left by a crash; the worker releases it. Must
     /// exceed `upstream_timeout_seconds + max_stream_seconds`.
     pub sweep_after_seconds: u64,
+    /// Credit a server process sets aside for a service at a time (micro-USD; at least a request's
+    /// worst case, at most the balance). Requests are then metered in memory. 0 leases exactly each
+    /// request's worst case: one database transaction per request, nothing held between requests.
+    pub lease_chunk_micro: i64,
+    /// A lease unused this long returns its credit to the service's balance.
+    pub lease_idle_seconds: u64,
+    /// A lease whose process has not shown life for this long (it crashed) is returned by the
+    /// sweeper of any process. Processes mark their leases alive four times per period.
+    pub lease_stale_seconds: u64,
+    /// How often finished requests are written (usage rows and charges, one transaction).
+    pub flush_interval_ms: u64,
     /// OpenAI-compatible upstreams, in order of preference for a model several of them serve.
     pub upstreams: Vec<UpstreamConfig>,
 }
@@ -36,6 +47,10 @@ impl Default for RouterConfig {
             drain_max_seconds: 60,
             drain_max_bytes: 8 * 1024 * 1024,
             sweep_after_seconds: 1800,
+            lease_chunk_micro: 1_000_000,
+            lease_idle_seconds: 10,
+            lease_stale_seconds: 60,
+            flush_interval_ms: 20,
             upstreams: Vec::new(),
         }
     }
@@ -83,6 +98,15 @@ impl RouterConfig {
     /// Problems that must stop the server from starting.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.lease_chunk_micro < 0 {
+            out.push("router.lease_chunk_micro must be >= 0".to_owned());
+        }
+        if self.lease_stale_seconds == 0 {
+            out.push("router.lease_stale_seconds must be at least 1".to_owned());
+        }
+        if !(1..=1000).contains(&self.flush_interval_ms) {
+            out.push("router.flush_interval_ms must be between 1 and 1000".to_owned());
+        }
         for u in &self.upstreams {
             if !(u.base_url.starts_with("http://") || u.base_url.starts_with("https://")) {
                 out.push(format!(

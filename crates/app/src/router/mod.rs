@@ -1,11 +1,13 @@
 //! The LLM router: router keys, the model table, chat completions through OpenAI-compatible upstreams,
-//! and exact credit metering (reserve the worst case, settle the actual cost once, sweep leftovers).
+//! and exact credit metering (reserve the worst case out of a credit lease held in memory, settle the
+//! actual cost once, write usage in batches, return what leases and crashes leave behind).
 //! The OpenAI wire format is handled by the api crate; this module returns [`RouterError`]s that map
 //! one-to-one onto OpenAI's error envelope.
 
 mod chat;
 pub mod config;
 pub mod keys;
+mod leases;
 mod metering;
 pub mod models;
 mod stream;
@@ -67,6 +69,8 @@ impl From<crate::AppError> for RouterError {
 #[derive(Debug, Clone)]
 pub struct Runtime {
     pub models: models::ModelTable,
+    /// This process's credit leases and its queue of finished requests.
+    pub(crate) leases: std::sync::Arc<leases::LeaseBook>,
 }
 
 impl Runtime {
@@ -78,6 +82,10 @@ impl Runtime {
             .unwrap_or_else(|_| reqwest::Client::new());
         Self {
             models: models::ModelTable::build(config, &client),
+            leases: std::sync::Arc::new(leases::LeaseBook::new(
+                agent_store_core::ids::new_id(agent_store_core::ids::IdKind::Transaction)
+                    .replacen("txn_", "proc_", 1),
+            )),
         }
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::RouterError;
 use super::chat::{ChatReply, Metered, Prepared, estimate, produced_bytes, usage_of};
+use super::leases::Reservation;
 use super::models::Route;
 use crate::App;
 
@@ -76,6 +77,7 @@ impl App {
         first: String,
         mut events: EventStream,
         reply: oneshot::Sender<Result<ChatReply, RouterError>>,
+        reservation: Reservation,
     ) {
         let cfg = &self.config().router;
         let idle = Duration::from_secs(cfg.stream_idle_timeout_seconds.max(1));
@@ -139,7 +141,6 @@ impl App {
         let usage = tally
             .usage
             .unwrap_or_else(|| estimate(prepared, route, tally.produced));
-        let settlement = prepared.settlement(Some(route), usage, outcome);
-        self.settle(&prepared.request_id, settlement).await;
+        reservation.settle(&prepared.settlement(Some(route), usage, outcome));
     }
 }

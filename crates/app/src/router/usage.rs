@@ -68,6 +68,8 @@ impl App {
             })?),
             None => None,
         };
+        // This process's finished requests are written first, so a caller sees its own requests.
+        self.flush_router_usage().await?;
         let mut conn = self.store().acquire().await?;
         self.router_service(&mut conn, principal, service_id, super::keys::USAGE)
             .await?;
