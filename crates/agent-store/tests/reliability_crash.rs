@@ -2,7 +2,7 @@
 //! `agent-store` binary from several concurrent clients (keyed purchases, some auto-allowed and some
 //! held for approval under the account policy, approvals by the owner, keyed phone top-ups, router
 //! chat completions and streams on the sandbox model and a mock upstream) while the process is killed
-//! with SIGKILL at random moments (seeded: the seed is printed, `AGENT_STORE_TEST_SEED` replays it)
+//! with SIGKILL at random moments (seeded: the seed is printed, `RELIABILITY_SEED` replays it)
 //! and restarted on the same database, twenty times.
 //!
 //! Clients behave as real ones: a request that got no answer is retried with the same idempotency key
@@ -352,7 +352,7 @@ async fn purchases_approvals_topups_and_router_streams_survive_twenty_kills_with
         "sqlite"
     };
     eprintln!(
-        "reliability_crash: backend {backend}, seed {seed} (AGENT_STORE_TEST_SEED={seed} replays it)"
+        "reliability_crash: backend {backend}, seed {seed} (RELIABILITY_SEED={seed} replays it)"
     );
     let mut rng = Rng::new(seed);
     let mock = router_support::start_mock().await;

@@ -25,9 +25,9 @@ impl Rng {
         Self(seed)
     }
 
-    /// The seed from `AGENT_STORE_TEST_SEED`, else one from the clock.
+    /// The seed from `RELIABILITY_SEED`, else one from the clock.
     pub fn seed_from_env_or_clock() -> u64 {
-        std::env::var("AGENT_STORE_TEST_SEED")
+        std::env::var("RELIABILITY_SEED")
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| {
