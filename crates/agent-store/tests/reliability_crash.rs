@@ -287,7 +287,7 @@ max_output_tokens = 1000
         )
     };
     format!(
-        "[router]\nsweep_after_seconds = 2\nstream_idle_timeout_seconds = 5\n[[router.upstreams]]\nname = \"mock\"\nbase_url = \"{}\"\n{}{}",
+        "[router]\nsweep_after_seconds = 2\nlease_stale_seconds = 2\nstream_idle_timeout_seconds = 5\n[[router.upstreams]]\nname = \"mock\"\nbase_url = \"{}\"\n{}{}",
         mock.base_url,
         model("m-ok", "mock-ok"),
         model("m-slow", "mock-slow")
