@@ -20,11 +20,11 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Start a cluster in `dir` (or use `existing`), then ask for durable commits with ALTER SYSTEM.
-    /// Options given on the server's command line win over ALTER SYSTEM, and `pg-cluster.sh` passes
-    /// `-c fsync=off -c full_page_writes=off`, so with that script those two stay off: the settings
-    /// actually in force are read back by [`Cluster::settings`] and printed with the results, and the
-    /// baseline always runs on the same cluster. Pass `--postgres-url` for a fully durable server.
+    /// Start a durable cluster in `dir` (`pg-cluster.sh` with `PG_CLUSTER_DURABLE=1`: fsync and full
+    /// page writes on, unlike the test clusters) or use `existing`, and ask for durable commits with
+    /// ALTER SYSTEM (options on an existing server's command line would win: the settings actually in
+    /// force are read back by [`Cluster::settings`] and printed with the results; the baseline always
+    /// runs on the same cluster).
     pub async fn start(dir: &Path, existing: Option<String>) -> anyhow::Result<Self> {
         let cluster = match existing {
             Some(url) => Self { url, dir: None },
@@ -34,6 +34,7 @@ impl Cluster {
                     .arg(script())
                     .arg("start")
                     .arg(dir)
+                    .env("PG_CLUSTER_DURABLE", "1")
                     .output()
                     .await
                     .context("cannot run scripts/pg-cluster.sh")?;
