@@ -100,6 +100,15 @@ impl ApiError {
         )
     }
 
+    /// The client did not send its request body in time (see `slow_client`).
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time; send it faster or retry",
+        )
+    }
+
     pub fn route_not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -55,17 +55,50 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         let field = if path == "." { "body".to_owned() } else { path };
         // Drop serde's " at line 1 column 9" suffix: the field path says where.
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        ApiError::invalid(&field, message)
+        let message = message.split(" at line ").next().unwrap_or_default();
+        ApiError::invalid(&field, shorten_quoted(message))
     })?;
     deserializer
         .end()
         .map_err(|_| ApiError::invalid("body", "has trailing characters after the JSON value"))?;
     Ok(value)
+}
+
+/// Longest stretch of the client's own input quoted back in an error message.
+const MAX_QUOTED_CHARS: usize = 32;
+
+/// serde quotes the offending input in its messages (`invalid type: string "...", expected i64`,
+/// ``unknown variant `...` ``). Cut each quoted stretch short: a 1 MB string in a number field was
+/// answered with 2 MB of error (message and field detail), and input that happened to be a secret
+/// pasted into the wrong field was echoed back whole.
+fn shorten_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(256));
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '"' && c != '`' {
+            continue;
+        }
+        let mut quoted = String::new();
+        let mut closed = false;
+        for q in chars.by_ref() {
+            if q == c {
+                closed = true;
+                break;
+            }
+            quoted.push(q);
+        }
+        if quoted.chars().count() > MAX_QUOTED_CHARS {
+            out.extend(quoted.chars().take(MAX_QUOTED_CHARS));
+            out.push_str("...");
+        } else {
+            out.push_str(&quoted);
+        }
+        if closed {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Query parameters deserialized into `T`, with errors naming the parameter.
@@ -166,6 +199,8 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes,
         .map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::payload_too_large()
+            } else if crate::slow_client::is_deadline_error(&rejection.body_text()) {
+                ApiError::request_timeout()
             } else {
                 ApiError::invalid("body", "could not be read")
             }
@@ -181,6 +216,18 @@ mod tests {
     struct Body {
         #[allow(dead_code, reason = "only parsed")]
         limit: Option<i64>,
+    }
+
+    #[test]
+    fn a_long_wrong_value_is_not_echoed_back_whole() {
+        let long = "s".repeat(100_000);
+        let err = parse_json::<Body>(format!("{{\"limit\": \"{long}\"}}").as_bytes()).unwrap_err();
+        assert!(err.message.len() < 200, "{}", err.message);
+        assert!(err.message.contains("expected i64"), "{}", err.message);
+        assert_eq!(
+            shorten_quoted("unknown variant `ab`"),
+            "unknown variant `ab`"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod openai;
 pub mod openapi;
 pub mod request_id;
 pub mod routes;
+pub mod slow_client;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub fn router(app: App) -> Router {
         app.config().limits.rate_limit_burst,
     );
     spawn_limiter_cleanup(limits.clone());
+    let app_body_timeout = app.config().limits.body_read_timeout_seconds.max(1);
     let http_metrics = metrics::HttpMetrics::default();
     let scrape = http_metrics.clone();
     let auth = |audience| AuthState {
@@ -133,6 +135,10 @@ pub fn router(app: App) -> Router {
         .with_state(app)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(
+            Duration::from_secs(app_body_timeout),
+            slow_client::body_deadline,
+        ))
+        .layer(middleware::from_fn_with_state(
             http_metrics,
             request_id::middleware,
         ))
@@ -177,6 +183,35 @@ fn mcp_router(app: &App, auth_state: AuthState) -> Router<App> {
         .layer(middleware::from_fn(
             agent_store_mcp::hosted::capture_request_id,
         ))
+        .layer(middleware::from_fn(mcp_parse_errors))
+}
+
+/// rmcp answers a body that is not a JSON-RPC message (malformed or too deeply nested JSON, a wrong
+/// shape) with 415 and a plain-text line. The Streamable HTTP transport expects a JSON-RPC error
+/// there: HTTP 400 with the standard parse error (-32700) and no id, which clients can read.
+async fn mcp_parse_errors(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    if response.status() != axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if !String::from_utf8_lossy(&bytes).contains("deserialize") {
+        return axum::response::Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    (
+        axum::http::StatusCode::BAD_REQUEST,
+        axum::Json(serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {
+            "code": -32700,
+            "message": "parse error: the body is not a valid JSON-RPC message",
+        }})),
+    )
+        .into_response()
 }
 
 /// Forget idle rate-limit buckets once a minute so memory stays bounded by active credentials.
@@ -193,20 +228,55 @@ fn spawn_limiter_cleanup(limits: RateLimits) {
 }
 
 /// Serve `app` on `listener` until `shutdown` resolves; in-flight requests are allowed to finish.
+///
+/// A hand-written accept loop rather than `axum::serve`, because that one gives hyper no timer, which
+/// silently disables hyper's header read timeout: a client trickling its request headers one byte at
+/// a time (slowloris) held a connection and its task forever. Here each connection must deliver its
+/// headers within `limits.header_read_timeout_seconds` (idle keep-alive connections are closed after
+/// the same time), and [`slow_client::body_deadline`] bounds the time to receive a body.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // No Nagle delay: streamed answers (SSE) are many small writes, and each would otherwise wait
-    // for the client's (delayed) ACK of the previous one.
-    let listener = listener.tap_io(|tcp| {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let header_timeout =
+        Duration::from_secs(app.config().limits.header_read_timeout_seconds.max(1));
+    let service = router(app);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(err) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // No Nagle delay: streamed answers (SSE) are many small writes, and each would otherwise wait
+        // for the client's (delayed) ACK of the previous one.
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(%err, "cannot set TCP_NODELAY");
         }
-    });
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::trace!(%err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

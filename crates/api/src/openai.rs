@@ -84,9 +84,17 @@ impl From<RouterError> for OpenAiError {
                 } else {
                     StatusCode::BAD_GATEWAY
                 };
+                // The upstream's own failures (including a refused upstream key) are the
+                // operator's business: the client gets the status, not the upstream's text.
+                let message = if passthrough {
+                    format!("upstream error: {message}")
+                } else {
+                    tracing::warn!(request_id = %current_request_id(), status, "upstream failed");
+                    format!("the upstream failed with status {status}")
+                };
                 Self {
                     status: status_code,
-                    message: format!("upstream error: {message}"),
+                    message,
                     kind: kind.unwrap_or_else(|| {
                         if passthrough {
                             "invalid_request_error".to_owned()
@@ -119,6 +127,51 @@ impl From<RouterError> for OpenAiError {
             }
         }
     }
+}
+
+impl OpenAiError {
+    /// Remove every configured upstream API key from the error. Upstreams echo the key they were
+    /// sent in their own error messages (OpenAI's "Incorrect API key provided: ..."), and those
+    /// messages reach our client: without this, a client could read the operator's upstream key.
+    fn redacted(mut self, secrets: &[String]) -> Self {
+        let clean = |text: &mut String| {
+            for secret in secrets {
+                if text.contains(secret.as_str()) {
+                    *text = text.replace(secret.as_str(), "[redacted]");
+                }
+            }
+        };
+        clean(&mut self.message);
+        // Router errors quote the client's input (an unknown model name); a huge one is cut short
+        // rather than sent back whole.
+        if let Some((cut, _)) = self.message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            self.message.truncate(cut);
+            self.message.push_str("...");
+        }
+        clean(&mut self.kind);
+        if let Some(param) = self.param.as_mut() {
+            clean(param);
+        }
+        if let Some(code) = self.code.as_mut() {
+            clean(code);
+        }
+        self
+    }
+}
+
+/// Longest error message returned by the router.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// The API keys of the configured upstreams (read from their environment variables), to redact.
+fn upstream_secrets(app: &App) -> Vec<String> {
+    app.config()
+        .router
+        .upstreams
+        .iter()
+        .filter_map(|u| u.api_key_env.as_deref())
+        .filter_map(|name| std::env::var(name).ok())
+        .filter(|key| !key.trim().is_empty())
+        .collect()
 }
 
 impl IntoResponse for OpenAiError {
@@ -241,6 +294,13 @@ async fn chat_completions(
                     "payload_too_large",
                     "the request body is larger than 1 MiB",
                 )
+            } else if crate::slow_client::is_deadline_error(&rejection.body_text()) {
+                OpenAiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "invalid_request_error",
+                    "request_timeout",
+                    "the request body did not arrive in time",
+                )
             } else {
                 OpenAiError::invalid_request("the request body could not be read")
             }
@@ -251,7 +311,11 @@ async fn chat_completions(
             e.to_string().split(" at line ").next().unwrap_or_default()
         ))
     })?;
-    match app.chat_completion(principal, body).await? {
+    let reply = app
+        .chat_completion(principal, body)
+        .await
+        .map_err(|err| OpenAiError::from(err).redacted(&upstream_secrets(&app)))?;
+    match reply {
         ChatReply::Json(v) => Ok(Json(v).into_response()),
         ChatReply::Stream(rx) => {
             let stream = futures_util::stream::unfold(rx, |mut rx| async move {

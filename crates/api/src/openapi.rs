@@ -1,6 +1,6 @@
 //! Completing the generated OpenAPI document with what every authenticated operation can answer,
 //! whatever its handler declares: the edge's own responses (400 for a malformed query, path or body;
-//! 401 without a valid credential; 413 past the body limit; 429 over the rate limit, with
+//! 401 without a valid credential; 413 past the body limit; 408 for a body sent too slowly; 429 over the rate limit, with
 //! `Retry-After`; 503 past the request timeout) and the bearer security requirement. Declaring them
 //! once here keeps every route - including routes added later - honest about them, which schema-based
 //! fuzzers (schemathesis in `.ci/run`) check.
@@ -67,6 +67,12 @@ pub fn add_common_responses(doc: &mut OpenApi) {
                     .responses
                     .entry("413".to_owned())
                     .or_insert_with(|| error_response("payload_too_large: the body exceeds 1 MiB"));
+                op.responses
+                    .responses
+                    .entry("408".to_owned())
+                    .or_insert_with(|| {
+                        error_response("request_timeout: the body did not arrive in time")
+                    });
             }
             if op.security.is_none() {
                 op.security = Some(vec![SecurityRequirement::new(

@@ -137,6 +137,12 @@ pub struct LimitsConfig {
     pub rate_limit_burst: u32,
     /// A request taking longer than this is answered 503 and dropped.
     pub request_timeout_seconds: u64,
+    /// A client must send a request's headers within this time, or the connection is closed; an
+    /// idle keep-alive connection is closed after the same time (slow-client protection).
+    pub header_read_timeout_seconds: u64,
+    /// A client must send a request's whole body within this time of the request's start, or it is
+    /// answered 408 `request_timeout` (slow-client protection).
+    pub body_read_timeout_seconds: u64,
 }
 
 impl Default for LimitsConfig {
@@ -145,6 +151,8 @@ impl Default for LimitsConfig {
             rate_limit_per_second: 20,
             rate_limit_burst: 40,
             request_timeout_seconds: 30,
+            header_read_timeout_seconds: 30,
+            body_read_timeout_seconds: 30,
         }
     }
 }

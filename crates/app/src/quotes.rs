@@ -36,6 +36,28 @@ impl App {
             .catalog()
             .price(item, request.quantity, request.configuration.as_ref())
             .map_err(AppError::validation)?;
+        // A top-up names the router service it credits: refuse a service that is not the caller's
+        // own active router service here already, exactly as the purchase would, so that no quote
+        // is ever issued against another agent's or account's service.
+        if let Some(target) = priced
+            .configuration
+            .get("topUpServiceId")
+            .and_then(Value::as_str)
+        {
+            let service = agent_store_store::services::get(
+                self.store().pool(),
+                principal.account_id(),
+                principal.agent_id(),
+                target,
+            )
+            .await?;
+            if !service.is_some_and(|s| s.service_type == "llm_router" && s.status == "active") {
+                return Err(AppError::invalid_field(
+                    "configuration.topUpServiceId",
+                    "is not one of your active LLM router services",
+                ));
+            }
+        }
         if let Some(domain) = &priced.domain_name {
             // Registered (or being registered) through this store: unavailable, whatever the registry says.
             if agent_store_store::purchases::domain_taken(self.store().pool(), domain).await? {

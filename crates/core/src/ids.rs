@@ -85,4 +85,42 @@ mod tests {
         assert!(!is_valid_id(IdKind::Purchase, &a));
         assert!(!is_valid_id(IdKind::Agent, "agt_nope"));
     }
+
+    const KINDS: [IdKind; 17] = [
+        IdKind::Account,
+        IdKind::Agent,
+        IdKind::Key,
+        IdKind::Quote,
+        IdKind::Purchase,
+        IdKind::Service,
+        IdKind::Transaction,
+        IdKind::RouterKey,
+        IdKind::DnsRecord,
+        IdKind::Message,
+        IdKind::Call,
+        IdKind::Snapshot,
+        IdKind::Credential,
+        IdKind::Event,
+        IdKind::Job,
+        IdKind::Session,
+        IdKind::Spend,
+    ];
+
+    proptest::proptest! {
+        // Path parameters reach this check straight from the URL.
+        #[test]
+        fn arbitrary_text_never_panics_the_id_check(text in ".{0,60}", k in 0usize..17) {
+            let kind = KINDS[k];
+            let _ = is_valid_id(kind, &text);
+            let _ = is_valid_id(kind, &format!("{}{text}", kind.prefix()));
+        }
+
+        #[test]
+        fn every_generated_id_is_valid_for_its_kind_only(k in 0usize..17) {
+            let id = new_id(KINDS[k]);
+            for (other, kind) in KINDS.iter().enumerate() {
+                proptest::prop_assert_eq!(is_valid_id(*kind, &id), other == k, "{} as {:?}", id, kind);
+            }
+        }
+    }
 }

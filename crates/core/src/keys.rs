@@ -203,10 +203,58 @@ mod tests {
         assert!(!format!("{parsed:?}").contains(&secret));
     }
 
+    fn kinds() -> impl Strategy<Value = CredentialKind> {
+        prop_oneof![
+            Just(CredentialKind::AgentKey),
+            Just(CredentialKind::AccountToken),
+            Just(CredentialKind::RouterKey),
+        ]
+    }
+
     proptest! {
         #[test]
         fn arbitrary_text_never_panics_the_parser(text in ".{0,200}") {
             let _ = parse_credential(&text);
+        }
+
+        // Text built from the format's own pieces reaches the deeper checks (id, length, alphabet).
+        #[test]
+        fn credential_shaped_text_never_panics_and_parses_only_in_canonical_form(
+            prefix in prop_oneof![Just("ask_live_"), Just("acct_live_"), Just("ark_live_"), Just("ask_test_")],
+            id_prefix in prop_oneof![Just("key_"), Just("rk_"), Just("tok_"), Just("agt_"), Just("")],
+            id in "[0-9a-zA-Z]{0,30}",
+            secret in "[A-Za-z0-9_.=+/-]{0,50}",
+        ) {
+            let text = format!("{prefix}{id_prefix}{id}.{secret}");
+            if let Some(parsed) = parse_credential(&text) {
+                prop_assert_eq!(format!("{}{}.{}", parsed.kind.prefix(), parsed.key_id, parsed.secret), text);
+                prop_assert_eq!(parsed.secret.len(), SECRET_LEN);
+            }
+        }
+
+        // Accepts exactly what it issues: every minted credential parses and verifies; changing any
+        // one character makes it either unparseable or fail verification.
+        #[test]
+        fn minted_credentials_are_accepted_and_any_one_character_change_is_refused(
+            kind in kinds(),
+            position in any::<prop::sample::Index>(),
+            replacement in any::<char>(),
+        ) {
+            let pepper = Pepper::new(b"property".to_vec());
+            let minted = pepper.mint(kind);
+            let parsed = parse_credential(&minted.plaintext).unwrap();
+            prop_assert_eq!(parsed.kind, kind);
+            prop_assert_eq!(&parsed.key_id, &minted.key_id);
+            prop_assert!(pepper.verify(&parsed, &minted.secret_hash));
+            let mut chars: Vec<char> = minted.plaintext.chars().collect();
+            let at = position.index(chars.len());
+            prop_assume!(chars[at] != replacement);
+            chars[at] = replacement;
+            let changed: String = chars.into_iter().collect();
+            let accepted = parse_credential(&changed).is_some_and(|p| {
+                p.key_id == minted.key_id && pepper.verify(&p, &minted.secret_hash)
+            });
+            prop_assert!(!accepted, "{} accepted", changed);
         }
     }
 }

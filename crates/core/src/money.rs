@@ -69,7 +69,12 @@ pub fn decimal_str_to_minor(text: &str) -> Result<i64, String> {
     let digits = format!("{int_part}{frac_part}");
     let digits = digits.trim_start_matches('0');
     let frac_len = i32::try_from(frac_part.len()).map_err(|_| MSG.to_owned())?;
-    let mut scale = exponent - frac_len + 2;
+    // Checked: the exponent is the client's text (`1e2147483647` from a dashboard form), and
+    // plain arithmetic overflowed here (a panic in debug builds, a wrapped scale in release).
+    let mut scale = exponent
+        .checked_sub(frac_len)
+        .and_then(|s| s.checked_add(2))
+        .ok_or_else(|| "is too large".to_owned())?;
     let mut digits = digits.to_owned();
     while scale < 0 {
         if digits.ends_with('0') {
@@ -159,12 +164,66 @@ mod tests {
         assert_eq!(format_minor(-101), "-1.01");
     }
 
+    #[test]
+    fn extreme_exponents_are_refused_without_overflow() {
+        for text in [
+            "1e2147483647",
+            "1.5e2147483647",
+            "1.5e-2147483648",
+            "1e-2147483648",
+            "0.01e2147483646",
+            "1e99999999999",
+        ] {
+            assert!(decimal_str_to_minor(text).is_err(), "{text}");
+        }
+        assert_eq!(decimal_str_to_minor("0e-2147483648"), Ok(0));
+    }
+
     proptest! {
         #[test]
         fn every_cent_amount_written_as_a_json_number_round_trips(cents in 0i64..100_000_000) {
             let text = format!("{}.{:02}", cents / 100, cents % 100);
             let value: Value = serde_json::from_str(&text).unwrap();
             prop_assert_eq!(usd_value_to_minor(&value), Ok(cents));
+        }
+
+        // Dashboard forms and the CLI hand user text to this parser.
+        #[test]
+        fn arbitrary_text_never_panics_the_decimal_parser(text in ".{0,40}") {
+            let _ = decimal_str_to_minor(&text);
+        }
+
+        #[test]
+        fn number_shaped_text_with_any_exponent_never_panics_and_stays_in_bounds(
+            negative in any::<bool>(),
+            int_part in "[0-9]{0,20}",
+            frac_part in proptest::option::of("[0-9]{0,20}"),
+            exponent in proptest::option::of(any::<i32>()),
+        ) {
+            let text = format!(
+                "{}{int_part}{}{}",
+                if negative { "-" } else { "" },
+                frac_part.map(|f| format!(".{f}")).unwrap_or_default(),
+                exponent.map(|e| format!("e{e}")).unwrap_or_default(),
+            );
+            if let Ok(minor) = decimal_str_to_minor(&text) {
+                prop_assert!(minor.abs() <= MAX_USD_MINOR, "{text} -> {minor}");
+            }
+        }
+
+        #[test]
+        fn more_than_two_decimal_places_are_refused(cents in 0i64..1_000_000, extra in 1u8..10) {
+            let text = format!("{}.{:02}{extra}", cents / 100, cents % 100);
+            prop_assert!(decimal_str_to_minor(&text).is_err(), "{}", text);
+        }
+
+        #[test]
+        fn any_json_number_never_panics_the_dollar_parser(f in any::<f64>(), i in any::<i64>(), u in any::<u64>()) {
+            for value in [serde_json::json!(f), serde_json::json!(i), serde_json::json!(u)] {
+                if let Ok(minor) = usd_value_to_minor(&value) {
+                    prop_assert!(minor.abs() <= MAX_USD_MINOR);
+                }
+            }
         }
     }
 }

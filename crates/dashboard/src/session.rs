@@ -32,30 +32,37 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    /// `Err(seconds)` to wait when `email` has too many recent failures.
-    fn check(&self, email: &str) -> Result<(), u64> {
+    /// Count a sign-in attempt for `email` before its password is checked, or `Err(seconds)` to
+    /// wait when it has too many recent failures. The attempt is counted up front, in the same lock
+    /// as the check, because checking a password takes a while (argon2id): counting only after a
+    /// failed check let any number of concurrent guesses through the check before the first failure
+    /// was recorded. A successful sign-in clears the count ([`Self::succeed`]); an attempt that failed
+    /// for another reason than the password gives its slot back ([`Self::forgive`]).
+    fn attempt(&self, email: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(list) = map.get_mut(email) else {
-            return Ok(());
-        };
-        list.retain(|t| now.duration_since(*t) < WINDOW);
-        if list.len() >= MAX_FAILURES {
-            let oldest = list.first().copied().unwrap_or(now);
-            let wait = WINDOW.saturating_sub(now.duration_since(oldest));
-            return Err(wait.as_secs().max(1));
+        if let Some(list) = map.get_mut(email) {
+            list.retain(|t| now.duration_since(*t) < WINDOW);
+            if list.len() >= MAX_FAILURES {
+                let oldest = list.first().copied().unwrap_or(now);
+                let wait = WINDOW.saturating_sub(now.duration_since(oldest));
+                return Err(wait.as_secs().max(1));
+            }
         }
-        Ok(())
-    }
-
-    fn fail(&self, email: &str) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_TRACKED {
             map.retain(|_, list| list.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
         }
         if map.len() < MAX_TRACKED || map.contains_key(email) {
             map.entry(email.to_owned()).or_default().push(now);
+        }
+        Ok(())
+    }
+
+    /// Give back the slot of an attempt that failed for another reason than the password.
+    fn forgive(&self, email: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = map.get_mut(email) {
+            list.pop();
         }
     }
 
@@ -183,7 +190,7 @@ pub async fn submit(
             None,
         );
     }
-    if let Err(seconds) = throttle.check(&email) {
+    if let Err(seconds) = throttle.attempt(&email) {
         let minutes = seconds.div_ceil(60);
         let mut response = login_page(
             &app,
@@ -224,18 +231,18 @@ pub async fn submit(
             );
             response
         }
-        Err(AppError::Unauthenticated) => {
-            throttle.fail(&email);
-            login_page(
-                &app,
-                &headers,
-                StatusCode::UNAUTHORIZED,
-                email,
-                Some("That email and password do not match an account.".to_owned()),
-                None,
-            )
+        Err(AppError::Unauthenticated) => login_page(
+            &app,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            email,
+            Some("That email and password do not match an account.".to_owned()),
+            None,
+        ),
+        Err(err) => {
+            throttle.forgive(&email);
+            web::error_page(&err)
         }
-        Err(err) => web::error_page(&err),
     }
 }
 
