@@ -66,6 +66,16 @@ async fn start_upstream() -> (String, Arc<Mutex<Vec<String>>>) {
             )
                 .into_response();
         }
+        if body["model"] == "echo-key-stream" {
+            // A stream that starts, then reports an error quoting the key in an SSE event.
+            let events = format!(
+                "data: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+                json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "x",
+                       "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}, "finish_reason": null}]}),
+                json!({"error": {"message": format!("key {auth} was revoked mid-stream"), "type": "server_error"}}),
+            );
+            return ([("content-type", "text/event-stream")], events).into_response();
+        }
         if body["model"] == "echo-key-400" {
             return (
                 AxumStatus::BAD_REQUEST,
@@ -250,6 +260,8 @@ async fn no_issued_or_attempted_secret_appears_in_logs_database_audit_errors_or_
              output_price_micro_per_million = 1000000\ncontext_tokens = 10000\nmax_output_tokens = 100\n\
              [[router.upstreams.models]]\nid = \"m-echo\"\nupstream_model = \"echo-key\"\ninput_price_micro_per_million = 1000000\n\
              output_price_micro_per_million = 1000000\ncontext_tokens = 10000\nmax_output_tokens = 100\n\
+             [[router.upstreams.models]]\nid = \"m-echo-stream\"\nupstream_model = \"echo-key-stream\"\ninput_price_micro_per_million = 1000000\n\
+             output_price_micro_per_million = 1000000\ncontext_tokens = 10000\nmax_output_tokens = 100\n\
              [[router.upstreams.models]]\nid = \"m-echo-400\"\nupstream_model = \"echo-key-400\"\ninput_price_micro_per_million = 1000000\n\
              output_price_micro_per_million = 1000000\ncontext_tokens = 10000\nmax_output_tokens = 100\n"
         ),
@@ -378,6 +390,23 @@ async fn no_issued_or_attempted_secret_appears_in_logs_database_audit_errors_or_
         )
         .await;
     assert!(status.is_client_error() || status.is_server_error());
+    // A streamed answer whose upstream quotes the key in an error event: the event is relayed with
+    // the key removed.
+    let mut streamed = chat("m-echo-stream");
+    streamed["stream"] = json!(true);
+    let relayed = flow
+        .client
+        .post(format!("{}/openai/v1/chat/completions", flow.base))
+        .bearer_auth(&router_key)
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(relayed.contains("[redacted]"), "{relayed}");
+    flow.errors.push(relayed);
     assert!(
         seen.lock()
             .unwrap()

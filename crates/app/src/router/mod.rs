@@ -71,6 +71,22 @@ pub struct Runtime {
     pub models: models::ModelTable,
     /// This process's credit leases and its queue of finished requests.
     pub(crate) leases: std::sync::Arc<leases::LeaseBook>,
+    /// The upstreams' API keys, removed from anything relayed to clients (an upstream may quote the
+    /// key it was sent in an error event).
+    pub(crate) secrets: Vec<String>,
+}
+
+impl Runtime {
+    /// `text` with every upstream API key replaced by `[redacted]`.
+    pub(crate) fn redact(&self, text: String) -> String {
+        let mut text = text;
+        for secret in &self.secrets {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        text
+    }
 }
 
 impl Runtime {
@@ -82,6 +98,13 @@ impl Runtime {
             .unwrap_or_else(|_| reqwest::Client::new());
         Self {
             models: models::ModelTable::build(config, &client),
+            secrets: config
+                .upstreams
+                .iter()
+                .filter_map(|u| u.api_key_env.as_deref())
+                .filter_map(|name| std::env::var(name).ok())
+                .filter(|key| !key.trim().is_empty())
+                .collect(),
             leases: std::sync::Arc::new(leases::LeaseBook::new(
                 agent_store_core::ids::new_id(agent_store_core::ids::IdKind::Transaction)
                     .replacen("txn_", "proc_", 1),

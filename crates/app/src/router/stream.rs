@@ -115,7 +115,9 @@ impl App {
             if drain_until.is_some() {
                 drained = drained.saturating_add(data.len() as u64);
             }
-            let forward = tally.observe(data, prepared.client_wants_usage);
+            let forward = tally
+                .observe(data, prepared.client_wants_usage)
+                .map(|out| self.router_runtime().redact(out));
             if let (Some(tx), Some(out)) = (&client, forward) {
                 // A client that stops reading for a whole idle period counts as gone.
                 let sent = tokio::time::timeout(idle, tx.send(frame(&out))).await;
