@@ -20,7 +20,7 @@ use http::header::CONTENT_TYPE;
 use rmcp::model::Extensions;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use serde_json::json;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::McpServer;
@@ -69,7 +69,6 @@ impl Backend for InProcessBackend {
                     "message": "a valid credential is required: send Authorization: Bearer <key>",
                     "details": {}, "requestId": null}}),
                 replayed: false,
-                text: None,
             });
         };
         let request_id = parts
@@ -97,7 +96,11 @@ impl Backend for InProcessBackend {
         let bytes = axum::body::to_bytes(response.into_body(), MAX_REPLY_BYTES)
             .await
             .map_err(|err| format!("cannot read the Agent API's answer: {err}"))?;
-        Ok(ApiReply::from_bytes(status, &bytes, replayed))
+        Ok(ApiReply {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            replayed,
+        })
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::header::CONTENT_TYPE;
 use rmcp::model::Extensions;
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
 
 use crate::request::{ApiReply, ApiRequest, Backend};
 
@@ -73,6 +74,10 @@ impl Backend for HttpBackend {
             .bytes()
             .await
             .map_err(|err| format!("cannot read the Agent API's answer: {err}"))?;
-        Ok(ApiReply::from_bytes(status, &bytes, replayed))
+        Ok(ApiReply {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            replayed,
+        })
     }
 }

@@ -99,29 +99,6 @@ pub struct ApiReply {
     pub body: Value,
     /// The response carried `Idempotent-Replayed: true`.
     pub replayed: bool,
-    /// The body exactly as the API sent it, when it was JSON: a success's text content reuses it
-    /// instead of serializing `body` a second time.
-    pub text: Option<String>,
-}
-
-impl ApiReply {
-    /// A reply read from raw body bytes.
-    pub fn from_bytes(status: u16, bytes: &[u8], replayed: bool) -> Self {
-        match serde_json::from_slice(bytes) {
-            Ok(body) => Self {
-                status,
-                body,
-                replayed,
-                text: std::str::from_utf8(bytes).ok().map(str::to_owned),
-            },
-            Err(_) => Self {
-                status,
-                body: Value::Null,
-                replayed,
-                text: None,
-            },
-        }
-    }
 }
 
 /// Delivers an [`ApiRequest`]: in-process for the hosted server, over HTTP for stdio.
@@ -143,16 +120,7 @@ pub const META_REPLAYED: &str = "agent-store/idempotentReplayed";
 pub fn to_result(reply: ApiReply) -> CallToolResult {
     let success = (200..300).contains(&reply.status);
     let mut result = match reply.body {
-        body @ Value::Object(_) if success => match reply.text {
-            // The same JSON as the structured content, as the API wrote it.
-            Some(text) => {
-                let mut result =
-                    CallToolResult::success(vec![rmcp::model::ContentBlock::text(text)]);
-                result.structured_content = Some(body);
-                result
-            }
-            None => CallToolResult::structured(body),
-        },
+        body @ Value::Object(_) if success => CallToolResult::structured(body),
         body if body.get("error").is_some_and(Value::is_object) => {
             CallToolResult::structured_error(body)
         }
@@ -198,7 +166,6 @@ mod tests {
             status: 201,
             body: json!({"quote": {"id": "quote_1"}}),
             replayed: true,
-            text: None,
         });
         assert_eq!(ok.is_error, Some(false));
         assert_eq!(
@@ -206,21 +173,10 @@ mod tests {
             Some(json!({"quote": {"id": "quote_1"}}))
         );
         assert!(ok.meta.is_some());
-        let raw = r#"{"quote": {"id": "quote_1"}}"#;
-        let reused = to_result(ApiReply::from_bytes(200, raw.as_bytes(), false));
-        assert_eq!(
-            reused.structured_content,
-            Some(json!({"quote": {"id": "quote_1"}}))
-        );
-        assert_eq!(
-            reused.content[0].as_text().map(|t| t.text.as_str()),
-            Some(raw)
-        );
         let err = to_result(ApiReply {
             status: 403,
             body: json!({"error": {"code": "policy_denied"}}),
             replayed: false,
-            text: None,
         });
         assert_eq!(err.is_error, Some(true));
         assert_eq!(
@@ -231,7 +187,6 @@ mod tests {
             status: 502,
             body: Value::Null,
             replayed: false,
-            text: None,
         });
         assert_eq!(odd.is_error, Some(true));
     }
