@@ -133,14 +133,8 @@ impl OpenAiError {
     /// Remove every configured upstream API key from the error. Upstreams echo the key they were
     /// sent in their own error messages (OpenAI's "Incorrect API key provided: ..."), and those
     /// messages reach our client: without this, a client could read the operator's upstream key.
-    fn redacted(mut self, secrets: &[String]) -> Self {
-        let clean = |text: &mut String| {
-            for secret in secrets {
-                if text.contains(secret.as_str()) {
-                    *text = text.replace(secret.as_str(), "[redacted]");
-                }
-            }
-        };
+    fn redacted(mut self, app: &App) -> Self {
+        let clean = |text: &mut String| *text = app.redact_upstream_keys(std::mem::take(text));
         clean(&mut self.message);
         // Router errors quote the client's input (an unknown model name); a huge one is cut short
         // rather than sent back whole.
@@ -161,18 +155,6 @@ impl OpenAiError {
 
 /// Longest error message returned by the router.
 const MAX_MESSAGE_CHARS: usize = 300;
-
-/// The API keys of the configured upstreams (read from their environment variables), to redact.
-fn upstream_secrets(app: &App) -> Vec<String> {
-    app.config()
-        .router
-        .upstreams
-        .iter()
-        .filter_map(|u| u.api_key_env.as_deref())
-        .filter_map(|name| std::env::var(name).ok())
-        .filter(|key| !key.trim().is_empty())
-        .collect()
-}
 
 impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
@@ -314,7 +296,7 @@ async fn chat_completions(
     let reply = app
         .chat_completion(principal, body)
         .await
-        .map_err(|err| OpenAiError::from(err).redacted(&upstream_secrets(&app)))?;
+        .map_err(|err| OpenAiError::from(err).redacted(&app))?;
     match reply {
         ChatReply::Json(v) => Ok(Json(v).into_response()),
         ChatReply::Stream(rx) => {

@@ -260,19 +260,7 @@ impl App {
             .and_then(Value::as_str)
             .map(str::to_owned);
         if let Some(target) = &top_up {
-            let service = services::get(
-                &mut *conn,
-                principal.account_id(),
-                principal.agent_id(),
-                target,
-            )
-            .await?;
-            if !service.is_some_and(|s| s.service_type == "llm_router" && s.status == "active") {
-                return Err(AppError::invalid_field(
-                    "configuration.topUpServiceId",
-                    "is not one of your active LLM router services",
-                ));
-            }
+            self.check_top_up_target(conn, principal, target).await?;
         }
         let spend = Spend {
             amount_minor: quote.total_price_minor,
@@ -504,4 +492,31 @@ pub struct PurchaseFilter {
     pub agent_id: Option<String>,
     pub created_from: Option<i64>,
     pub created_to: Option<i64>,
+}
+
+impl App {
+    /// A router credit top-up must name one of the caller's own active LLM router services (checked
+    /// when quoting and again when buying).
+    pub(crate) async fn check_top_up_target(
+        &self,
+        conn: &mut AnyConnection,
+        principal: &Principal,
+        target: &str,
+    ) -> AppResult<()> {
+        let service = services::get(
+            &mut *conn,
+            principal.account_id(),
+            principal.agent_id(),
+            target,
+        )
+        .await?;
+        if service.is_some_and(|s| s.service_type == "llm_router" && s.status == "active") {
+            Ok(())
+        } else {
+            Err(AppError::invalid_field(
+                "configuration.topUpServiceId",
+                "is not one of your active LLM router services",
+            ))
+        }
+    }
 }

@@ -44,19 +44,9 @@ impl App {
             .get("topUpServiceId")
             .and_then(Value::as_str)
         {
-            let service = agent_store_store::services::get(
-                self.store().pool(),
-                principal.account_id(),
-                principal.agent_id(),
-                target,
-            )
-            .await?;
-            if !service.is_some_and(|s| s.service_type == "llm_router" && s.status == "active") {
-                return Err(AppError::invalid_field(
-                    "configuration.topUpServiceId",
-                    "is not one of your active LLM router services",
-                ));
-            }
+            let mut conn = self.store().acquire().await?;
+            self.check_top_up_target(&mut conn, principal, target)
+                .await?;
         }
         if let Some(domain) = &priced.domain_name {
             // Registered (or being registered) through this store: unavailable, whatever the registry says.

@@ -141,20 +141,6 @@ pub async fn stale<'c, E: Executor<'c, Database = Any>>(
     rows.into_iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
-/// What open leases of a service hold in total.
-pub async fn open_total<'c, E: Executor<'c, Database = Any>>(
-    ex: E,
-    service_id: &str,
-) -> StoreResult<i64> {
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(amount_micro), 0) AS BIGINT) FROM router_leases WHERE service_id = $1 AND status = 'open'",
-    )
-    .bind(service_id)
-    .fetch_one(ex)
-    .await?;
-    Ok(row.try_get(0)?)
-}
-
 /// A finished request's usage-log row, written already settled.
 #[derive(Debug, Clone)]
 pub struct SettledRequest {

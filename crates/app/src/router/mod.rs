@@ -76,6 +76,14 @@ pub struct Runtime {
     pub(crate) secrets: Vec<String>,
 }
 
+impl crate::App {
+    /// `text` with every configured upstream API key replaced by `[redacted]` (upstreams quote the
+    /// key they were sent in their error messages and events).
+    pub fn redact_upstream_keys(&self, text: String) -> String {
+        self.router_runtime().redact(text)
+    }
+}
+
 impl Runtime {
     /// `text` with every upstream API key replaced by `[redacted]`.
     pub(crate) fn redact(&self, text: String) -> String {
